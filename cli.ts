@@ -1,0 +1,10 @@
+/**
+ * The `rillflow` command line. Run `deno run -A cli.ts --help`.
+ *
+ * @module
+ */
+import { main } from "./src/cli/main.ts";
+
+export { main };
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,12 @@
+drop table if exists subscription_dead_letters;
+drop table if exists subscription_groups;
+drop table if exists subscriptions;
+drop table if exists projection_dead_letters;
+drop table if exists projections;
+drop table if exists snapshots;
+drop table if exists stream_aliases;
+drop table if exists idempotency_keys;
+drop table if exists events;
+drop sequence if exists events_global_seq;
+drop table if exists streams;
+drop table if exists docs;

@@ -1,0 +1,67 @@
+/**
+ * What every part of a store shares: the executor, the schema its tables live
+ * in and the resolved options. Internal; reached through {@linkcode contextOf}.
+ *
+ * @module
+ */
+import type { Executor } from "./db/executor.ts";
+import { qualify } from "./db/identifiers.ts";
+
+/** Resolved store-wide settings that parts read. */
+export interface StoreSettings {
+  /** Headers merged into every appended event. */
+  readonly sessionHeaders: Readonly<Record<string, unknown>>;
+  /** Default causation id for appends and sessions. */
+  readonly causationId?: string;
+  /** Default correlation id for appends and sessions. */
+  readonly correlationId?: string;
+  /** Whether appends serialise per stream with an advisory lock by default. */
+  readonly advisoryLocks: boolean;
+}
+
+/** The shared context of one store (or one tenant view of it). */
+export class StoreContext {
+  /**
+   * @param executor The database.
+   * @param schema The schema holding Rillflow's tables.
+   * @param settings Store-wide settings.
+   */
+  constructor(
+    readonly executor: Executor,
+    readonly schema: string,
+    readonly settings: StoreSettings,
+  ) {}
+
+  /**
+   * The quoted, schema-qualified name of a table of this store (safe to destructure).
+   *
+   * @param name The table name.
+   * @returns `"schema"."name"`.
+   */
+  readonly table = (name: string): string => qualify(this.schema, name);
+}
+
+const contexts = new WeakMap<object, StoreContext>();
+
+/**
+ * Attaches a context to a store object.
+ *
+ * @param store The store.
+ * @param context Its context.
+ */
+export function attachContext(store: object, context: StoreContext): void {
+  contexts.set(store, context);
+}
+
+/**
+ * Returns the context of a store.
+ *
+ * @param store A store created by `Store.connect`.
+ * @returns Its context.
+ * @throws {TypeError} When `store` is not a connected Store.
+ */
+export function contextOf(store: object): StoreContext {
+  const context = contexts.get(store);
+  if (!context) throw new TypeError("Expected a Store created by Store.connect()");
+  return context;
+}

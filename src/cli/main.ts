@@ -1,0 +1,78 @@
+/**
+ * The `rillflow` command line: global options, command groups, exit codes.
+ *
+ * @module
+ */
+import { Command, CommanderError } from "commander";
+import denoJson from "../../deno.json" with { type: "json" };
+import { CliContext, type CliIo, EXIT, exitFor } from "./context.ts";
+import { registerSchemaCommands } from "./commands/schema.ts";
+import { registerHealthCommands } from "./commands/health.ts";
+
+const defaultIo: CliIo = {
+  out: (text) => void Deno.stdout.writeSync(new TextEncoder().encode(text)),
+  err: (text) => void Deno.stderr.writeSync(new TextEncoder().encode(text)),
+  env: (name) => Deno.env.get(name),
+};
+
+function buildProgram(cli: CliContext): Command {
+  const program = new Command("rillflow")
+    .description("Rillflow: document and event store on PostgreSQL")
+    .version(denoJson.version)
+    .option("--database-url <url>", "database URL (default: $DATABASE_URL)")
+    .option("--schema <name>", "schema holding Rillflow's tables", "public")
+    .option("--json", "print machine-readable JSON")
+    .showSuggestionAfterError()
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => cli.io.out(s), writeErr: (s) => cli.io.err(s) });
+  registerSchemaCommands(program, cli);
+  registerHealthCommands(program, cli);
+  for (const command of allCommands(program)) {
+    command.exitOverride().configureOutput({
+      writeOut: (s) => cli.io.out(s),
+      writeErr: (s) => cli.io.err(s),
+    }).showSuggestionAfterError();
+    if (command.commands.length > 0 && command !== program) {
+      command.action(() => {
+        command.outputHelp();
+        cli.exitCode = EXIT.usage;
+      });
+    }
+  }
+  return program;
+}
+
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(allCommands)];
+}
+
+/**
+ * Runs the CLI.
+ *
+ * @param args The arguments after the program name.
+ * @param io Where to write; the process's streams by default.
+ * @returns The exit code: 0 success, 1 domain error, 2 usage error, 3 connection error.
+ */
+export async function main(args: string[], io: CliIo = defaultIo): Promise<number> {
+  const cli = new CliContext(io);
+  const program = buildProgram(cli);
+  if (args.length === 0) {
+    program.outputHelp();
+    return EXIT.usage;
+  }
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return cli.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
+          error.code === "commander.help"
+        ? EXIT.ok
+        : EXIT.usage;
+    }
+    const { code, message } = exitFor(error);
+    io.err(message + "\n");
+    return code;
+  }
+}

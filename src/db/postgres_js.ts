@@ -1,0 +1,201 @@
+/**
+ * The postgres.js adapter of {@linkcode Executor}.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type {
+  ConnectOptions,
+  DedicatedConnection,
+  Executor,
+  InternalTx,
+  Listener,
+  TransactionOptions,
+} from "./executor.ts";
+import { normalizeParams, sqlTagFor } from "./executor.ts";
+import { mapDatabaseError } from "./_pg_errors.ts";
+import { RillflowError } from "../errors.ts";
+
+type Sql = postgres.Sql;
+// deno-lint-ignore no-explicit-any
+type AnyParams = any[];
+
+/** Describes a server URL for messages: host, port and database, never credentials. */
+export function describeServerUrl(url: string): { host: string; database: string; text: string } {
+  try {
+    const parsed = new URL(url);
+    const host = `${parsed.hostname || "localhost"}:${parsed.port || "5432"}`;
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, "")) ||
+      decodeURIComponent(parsed.username) || "postgres";
+    return { host, database, text: `postgres://${host}/${database}` };
+  } catch {
+    throw new RillflowError("CONNECTION_ERROR", "Malformed database URL", { retryable: false });
+  }
+}
+
+/** Removes the password of `url` from a message, should a driver echo it. */
+function redact(message: string, url: string): string {
+  try {
+    const password = new URL(url).password;
+    if (password) {
+      return message.split(password).join("***").split(decodeURIComponent(password)).join("***");
+    }
+  } catch { /* already validated */ }
+  return message;
+}
+
+/** Wraps a driver call so every failure becomes a RillflowError. */
+async function mapped<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw mapDatabaseError(error);
+  }
+}
+
+/** Runs a statement and returns its rows as a plain array (not postgres.js's Result). */
+async function rowsOf<R>(
+  run: Sql | postgres.TransactionSql | postgres.ReservedSql,
+  text: string,
+  params: readonly unknown[] | undefined,
+): Promise<R[]> {
+  const result = await mapped(() =>
+    run.unsafe(text, normalizeParams(params) as AnyParams, { prepare: true })
+  );
+  return Array.prototype.slice.call(result) as R[];
+}
+
+/** Is this thrown value something the driver raised (rather than the caller's own error)? */
+function fromDriver(error: unknown): boolean {
+  return error instanceof postgres.PostgresError ||
+    (error instanceof Error && typeof (error as { code?: unknown }).code === "string" &&
+      !(error instanceof RillflowError));
+}
+
+function txHandle(t: postgres.TransactionSql): InternalTx {
+  const query = <R>(text: string, params?: readonly unknown[]) => rowsOf<R>(t, text, params);
+  return {
+    query,
+    sql: sqlTagFor(query),
+    script: (text) => mapped(async () => void await t.unsafe(text).simple()),
+    copyIn: (table, columns, data) =>
+      mapped(async () => {
+        const writable = await t.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`)
+          .writable();
+        await pipeline(Readable.from([data]), writable);
+      }),
+  };
+}
+
+class PostgresExecutor implements Executor {
+  readonly kind = "postgres" as const;
+  constructor(
+    readonly sql: Sql,
+    readonly description: string,
+    readonly maxConnections: number,
+  ) {}
+
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    return rowsOf<R>(this.sql, text, params);
+  }
+
+  async transaction<T>(
+    fn: (tx: InternalTx) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
+    const mode = options.isolation ? `isolation level ${options.isolation}` : "";
+    try {
+      return await this.sql.begin(mode, async (t) => {
+        if (options.searchPath !== undefined) {
+          await t.unsafe("select set_config('search_path', $1, true)", [options.searchPath]);
+        }
+        return await fn(txHandle(t));
+      }) as T;
+    } catch (error) {
+      throw fromDriver(error) ? mapDatabaseError(error) : error;
+    }
+  }
+
+  async listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+    onReconnect?: () => void,
+  ): Promise<Listener> {
+    let first = true;
+    const handle = await mapped(() =>
+      this.sql.listen(channel, onPayload, () => {
+        if (!first) onReconnect?.();
+        first = false;
+      })
+    );
+    return { unlisten: () => mapped(() => handle.unlisten()) };
+  }
+
+  async dedicated(): Promise<DedicatedConnection> {
+    const reserved = await mapped(() => this.sql.reserve());
+    return {
+      query: <R>(text: string, params?: readonly unknown[]) => rowsOf<R>(reserved, text, params),
+      release: () => Promise.resolve(reserved.release()),
+    };
+  }
+
+  close(): Promise<void> {
+    return this.sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Connects to a PostgreSQL server and checks the connection within the timeout.
+ *
+ * @param url A `postgres://` or `postgresql://` URL.
+ * @param options Pool size and connect timeout.
+ * @returns A ready executor.
+ * @throws {RillflowError} `CONNECTION_ERROR` naming host and database, never the password.
+ */
+export async function connectPostgres(url: string, options: ConnectOptions): Promise<Executor> {
+  const where = describeServerUrl(url);
+  const maxConnections = options.maxConnections ?? 10;
+  const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const sql = postgres(url, {
+    max: maxConnections,
+    connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    onnotice: () => {},
+    types: {
+      // int8 (counts, positions) as JS numbers: positions stay below 2^53.
+      bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: Number },
+      // JSON parameters arrive as JSON text (see normalizeParams), as PGlite expects too.
+      jsonb: {
+        to: 3802,
+        from: [114, 3802],
+        serialize: (x: unknown) => typeof x === "string" ? x : JSON.stringify(x),
+        parse: (x: string) => JSON.parse(x),
+      },
+    },
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      // postgres.js's own connect_timeout does not fire for unreachable hosts under Deno.
+      timer = setTimeout(
+        () => reject(Object.assign(new Error("timed out"), { timedOut: true })),
+        timeoutMs,
+      );
+    });
+    await Promise.race([sql`select 1`, timeout]);
+  } catch (error) {
+    sql.end({ timeout: 0 }).catch(() => {});
+    const reason = (error as { timedOut?: boolean }).timedOut
+      ? `no answer within ${timeoutMs} ms`
+      : redact(error instanceof Error ? error.message : String(error), url);
+    throw new RillflowError(
+      "CONNECTION_ERROR",
+      `Cannot connect to PostgreSQL at ${where.host}, database "${where.database}": ${reason}`,
+      { cause: error, details: { host: where.host, database: where.database } },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  return new PostgresExecutor(sql, where.text, maxConnections);
+}

@@ -1,0 +1,37 @@
+/**
+ * The versioned migrations shipped in `sql/`, imported as text so they
+ * travel with the module graph.
+ *
+ * @module
+ */
+import init from "../../sql/0001_init.sql" with { type: "text" };
+import initDown from "../../sql/0001_init.down.sql" with { type: "text" };
+
+/** One versioned migration: forward and backward DDL, schema-unqualified. */
+export interface Migration {
+  /** The version, from the file name's `NNNN` prefix. */
+  readonly version: number;
+  /** The name after the prefix. */
+  readonly name: string;
+  /** The forward DDL. */
+  readonly up: string;
+  /** The DDL that reverses `up`. */
+  readonly down: string;
+}
+
+/** Every migration, in version order. Add new files here. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "init", up: init, down: initDown },
+];
+
+/**
+ * The checksum recorded in the ledger for a migration's forward DDL.
+ *
+ * @param text The DDL.
+ * @returns Hex SHA-256 of the text with line endings normalised.
+ */
+export async function checksumOf(text: string): Promise<string> {
+  const bytes = new TextEncoder().encode(text.replaceAll("\r\n", "\n"));
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
