@@ -20,7 +20,9 @@ export { ERROR_CODES, type ErrorCode, isRillflowError, RillflowError } from "./s
 export type { RillflowErrorOptions } from "./src/errors.ts";
 export type { Documents } from "./src/documents/documents.ts";
 export type { Events } from "./src/events/events.ts";
-export type { AppendOptions, AppendResult } from "./src/events/events.ts";
+export type { AppendOptions, AppendResult } from "./src/events/append.ts";
+export type { ReadAllOptions } from "./src/events/events.ts";
+export type { BlockingBackend, Watermark } from "./src/events/watermark.ts";
 export { Expected, type ExpectedVersion } from "./src/events/expected.ts";
 export { event, type NewEvent } from "./src/events/new_event.ts";
 export type { EventEnvelope } from "./src/events/envelope.ts";
@@ -29,3 +31,4 @@ export type { DriftItem, DriftReport, MigrationRef } from "./src/schema/schema_m
 export type { CatalogDifference } from "./src/schema/catalog.ts";
 export type { Tx } from "./src/db/executor.ts";
 export type { SqlTag } from "./src/db/sql.ts";
+export { defineConfig, type RillflowConfig } from "./src/config.ts";

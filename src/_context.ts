@@ -5,6 +5,7 @@
  * @module
  */
 import type { Executor } from "./db/executor.ts";
+import type { EventEnvelope } from "./events/envelope.ts";
 import { qualify } from "./db/identifiers.ts";
 
 /** Resolved store-wide settings that parts read. */
@@ -17,6 +18,12 @@ export interface StoreSettings {
   readonly correlationId?: string;
   /** Whether appends serialise per stream with an advisory lock by default. */
   readonly advisoryLocks: boolean;
+  /**
+   * Brings stored envelopes to their current shape. Every read path (streams,
+   * global reads, aggregates, projections, subscriptions) passes its envelopes
+   * through it. The identity unless upcasters are configured.
+   */
+  readonly upcast: (envelopes: EventEnvelope[]) => Promise<EventEnvelope[]>;
 }
 
 /** The shared context of one store (or one tenant view of it). */

@@ -101,6 +101,7 @@ export class Store {
       causationId: options.session?.causationId,
       correlationId: options.session?.correlationId,
       advisoryLocks: options.session?.advisoryLocks ?? false,
+      upcast: (envelopes) => Promise.resolve(envelopes),
     });
     const store = new Store(context, true);
     try {

@@ -7,6 +7,7 @@
 import type { Command } from "commander";
 import { Store } from "../store.ts";
 import { RillflowError } from "../errors.ts";
+import { loadConfig, type RillflowConfig } from "../config.ts";
 
 /** Exit codes (STYLE.md): success, domain error, usage error, connection error. */
 export const EXIT = { ok: 0, domain: 1, usage: 2, connection: 3 } as const;
@@ -57,12 +58,29 @@ export class CliContext {
     else this.io.out(human() + "\n");
   }
 
-  /** Connects with the global options, runs `work` and closes the store. */
-  async withStore<T>(command: Command, work: (store: Store) => Promise<T>): Promise<T> {
+  /** Loads the config module named by `--config` (default `rillflow.config.ts`). */
+  config(command: Command): Promise<RillflowConfig> {
+    return loadConfig(this.globals(command).config ?? "rillflow.config.ts");
+  }
+
+  /**
+   * Connects with the global options, runs `work` and closes the store.
+   *
+   * @param command The running command.
+   * @param work What to do with the store.
+   * @param config A loaded config module, whose databaseUrl/schema apply when the flags are absent.
+   */
+  async withStore<T>(
+    command: Command,
+    work: (store: Store) => Promise<T>,
+    config?: RillflowConfig,
+  ): Promise<T> {
     const options = this.globals(command);
-    const url = options.databaseUrl ?? this.io.env("DATABASE_URL");
+    const schemaSource = command.getOptionValueSourceWithGlobals("schema");
+    const schema = schemaSource === "default" && config?.schema ? config.schema : options.schema;
+    const url = options.databaseUrl ?? this.io.env("DATABASE_URL") ?? config?.databaseUrl;
     if (!url) throw new UsageError("No database: pass --database-url URL or set DATABASE_URL");
-    const store = await Store.connect(url, { schema: options.schema, autoMigrate: false });
+    const store = await Store.connect(url, { schema, autoMigrate: false });
     try {
       return await work(store);
     } finally {

@@ -22,6 +22,7 @@ function buildProgram(cli: CliContext): Command {
     .option("--database-url <url>", "database URL (default: $DATABASE_URL)")
     .option("--schema <name>", "schema holding Rillflow's tables", "public")
     .option("--json", "print machine-readable JSON")
+    .option("--config <path>", "config module with projections, upcasters, …", "rillflow.config.ts")
     .showSuggestionAfterError()
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()

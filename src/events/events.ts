@@ -1,32 +1,33 @@
 /**
  * Append-only event streams: appends checked against an expected version
- * inside the inserting statement, and reads.
+ * inside the inserting statement, stream reads and the no-skip global read.
  *
  * @module
  */
 import type { StoreContext } from "../_context.ts";
-import { RillflowError } from "../errors.ts";
 import { assertUuid } from "../ids.ts";
-import { assertExpected, describeExpected, type ExpectedVersion } from "./expected.ts";
-import { type NewEvent, serializeEventData } from "./new_event.ts";
+import type { ExpectedVersion } from "./expected.ts";
+import type { NewEvent } from "./new_event.ts";
 import { ENVELOPE_COLUMNS, type EventEnvelope, type EventRow, toEnvelope } from "./envelope.ts";
+import { type AppendOptions, type AppendResult, prepareAppend, runAppend } from "./append.ts";
+import { readWatermark, type Watermark } from "./watermark.ts";
 
-/** Options of an append. */
-export interface AppendOptions {
-  /** Headers stored with every event of the append. */
-  headers?: Record<string, unknown>;
-  /** The id of the message that caused these events. */
-  causationId?: string;
-  /** The id correlating these events with a wider conversation. */
-  correlationId?: string;
+/** Options of {@linkcode Events.readAll}. */
+export interface ReadAllOptions {
+  /** Read events after this global position (default 0: from the start). */
+  after?: number;
+  /** At most this many events (default 1000). */
+  limit?: number;
+  /** Only these event types. */
+  eventTypes?: string[];
 }
 
-/** What an append wrote. */
-export interface AppendResult {
-  /** The stream's version after the append. */
-  readonly streamVersion: number;
-  /** The global positions of the appended events, in order. */
-  readonly globalSeqs: number[];
+function nonNegativeInteger(value: number | undefined, name: string, fallback: number): number {
+  const result = value ?? fallback;
+  if (!Number.isSafeInteger(result) || result < 0) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+  }
+  return result;
 }
 
 /**
@@ -56,84 +57,27 @@ export class Events {
   }
 
   /**
-   * Appends events to a stream if its version matches `expected`, in one statement.
+   * Appends events to a stream if its version matches `expected`, in one statement
+   * (version check, stream bump and insert together: two racing writers with the
+   * same expectation cannot both win).
    *
    * @param streamId The stream (a UUID).
    * @param expected What the stream's version must be.
    * @param events The events, at least one.
    * @param options Headers, causation and correlation ids.
    * @returns The new stream version and the global positions written.
-   * @throws {RillflowError} `CONCURRENCY_CONFLICT` with `details.expected` and `details.actual`.
-   * @throws {TypeError} For a malformed stream id, expectation or event.
+   * @throws {RillflowError} `CONCURRENCY_CONFLICT` with `details.expected` and `details.actual`;
+   *   `STREAM_ARCHIVED` when the stream is archived.
+   * @throws {TypeError} For a malformed stream id, expectation or event; nothing is written.
    */
-  async append(
+  append(
     streamId: string,
     expected: ExpectedVersion,
     events: readonly NewEvent[],
     options: AppendOptions = {},
   ): Promise<AppendResult> {
-    assertUuid(streamId, "stream id");
-    assertExpected(expected);
-    if (!Array.isArray(events) || events.length === 0) {
-      throw new TypeError("append() needs at least one event");
-    }
-    const types = events.map((e) => e.type);
-    const datas = events.map((e) => serializeEventData(e.type, e.data));
-    const versions = events.map((e) => e.version);
-    const headers = JSON.stringify({
-      ...this.#context.settings.sessionHeaders,
-      ...options.headers,
-    });
-    const insertable = expected.kind === "any" || expected.kind === "noStream" ||
-      (expected.kind === "exact" && expected.version === 0);
-    const exact = expected.kind === "exact" ? expected.version : null;
-    const { table } = this.#context;
-    const rows = await this.#context.executor.query<{ global_seq: number; stream_seq: number }>(
-      `with bumped as (
-         update ${table("streams")} set version = version + $2, updated_at = now()
-          where stream_id = $1 and not $3::boolean and ($4::int is null or version = $4::int)
-         returning version
-       ), created as (
-         insert into ${table("streams")} as s (stream_id, version)
-         select $1, $2 where $3::boolean
-         on conflict (stream_id) do update set version = s.version + $2, updated_at = now()
-          where $5::boolean
-         returning version
-       ), stream as (select version from bumped union all select version from created)
-       insert into ${table("events")}
-         (stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version)
-       select $1, stream.version - $2 + e.ord, e.type, e.data::jsonb, $9::jsonb, $10, $11, e.version
-         from stream, unnest($6::text[], $7::text[], $8::int[]) with ordinality as e(type, data, version, ord)
-       order by e.ord
-       returning global_seq, stream_seq`,
-      [
-        streamId,
-        events.length,
-        insertable,
-        exact,
-        expected.kind === "any",
-        types,
-        datas,
-        versions,
-        headers,
-        options.causationId ?? this.#context.settings.causationId ?? null,
-        options.correlationId ?? this.#context.settings.correlationId ?? null,
-      ],
-    );
-    if (rows.length === 0) {
-      const actual = await this.streamVersion(streamId);
-      throw new RillflowError(
-        "CONCURRENCY_CONFLICT",
-        `Cannot append to stream "${streamId}": expected ${
-          describeExpected(expected)
-        } but found version ${actual}`,
-        { details: { streamId, expected: describeExpected(expected), actual } },
-      );
-    }
-    return {
-      streamVersion: rows[rows.length - 1]!.stream_seq,
-      globalSeqs: rows.map((row) => row.global_seq),
-    };
+    const prepared = prepareAppend(this.#context, streamId, expected, events, options);
+    return runAppend(this.#context.executor, this.#context, prepared);
   }
 
   /**
@@ -164,6 +108,50 @@ export class Events {
         where stream_id = $1 order by stream_seq`,
       [streamId],
     );
-    return rows.map(toEnvelope);
+    return this.#context.settings.upcast(rows.map(toEnvelope));
+  }
+
+  /**
+   * Reads events of all streams in ascending `globalSeq`, never past the
+   * watermark: an event whose transaction is still open cannot be skipped by a
+   * reader that resumes from the last position it saw.
+   *
+   * SQL: the watermark query, then `select … from events where global_seq > $after
+   * and global_seq <= $watermark [and type = any($types)] order by global_seq limit $limit`.
+   *
+   * @param options Start position, limit and type filter.
+   * @returns The envelopes, possibly fewer than `limit` while appends are in flight.
+   * @throws {RangeError} For a negative or non-integer `after` or `limit`.
+   */
+  async readAll(options: ReadAllOptions = {}): Promise<EventEnvelope[]> {
+    const after = nonNegativeInteger(options.after, "after", 0);
+    const limit = nonNegativeInteger(options.limit, "limit", 1000);
+    const types = options.eventTypes;
+    if (
+      types !== undefined && (!Array.isArray(types) || types.some((t) => typeof t !== "string"))
+    ) {
+      throw new TypeError("eventTypes must be an array of strings");
+    }
+    const { executor } = this.#context;
+    const { position } = await readWatermark(executor, this.#context);
+    if (position <= after || limit === 0) return [];
+    const rows = await executor.query<EventRow>(
+      `select ${ENVELOPE_COLUMNS} from ${this.#context.table("events")}
+        where global_seq > $1 and global_seq <= $2 and ($3::text[] is null or type = any($3::text[]))
+        order by global_seq limit $4`,
+      [after, position, types ?? null, limit],
+    );
+    return this.#context.settings.upcast(rows.map(toEnvelope));
+  }
+
+  /**
+   * The position up to which readers may safely read, and what holds it back.
+   *
+   * @returns The position, how long it has been held back and by which backends.
+   */
+  watermark(): Promise<Watermark> {
+    return readWatermark(this.#context.executor, this.#context);
   }
 }
+
+export type { AppendOptions, AppendResult };

@@ -1,0 +1,128 @@
+import { assert, assertEquals } from "./_assert.ts";
+import { testBoth, testServer } from "./_backends.ts";
+import { event, Expected, Store } from "../mod.ts";
+import { contextOf } from "../src/_context.ts";
+import { prepareAppend, runAppend } from "../src/events/append.ts";
+import { freshSchema } from "./_backends.ts";
+
+/** Appends inside a transaction that stays open until `release` resolves. */
+function openAppend(store: Store, streamId: string, release: Promise<void>) {
+  const context = contextOf(store);
+  const appended = Promise.withResolvers<number>();
+  const committed = context.executor.transaction(async (tx) => {
+    const result = await runAppend(
+      tx,
+      context,
+      prepareAppend(context, streamId, Expected.any, [event("Slow", {})]),
+    );
+    appended.resolve(result.globalSeqs[0]!);
+    await release;
+  });
+  committed.catch((error) => appended.reject(error));
+  return { appended: appended.promise, committed };
+}
+
+testServer("a reader never passes an open append that took a lower position", async (url) => {
+  const schema = freshSchema();
+  const store = await Store.connect(url, { schema, autoMigrate: true });
+  const gate = Promise.withResolvers<void>();
+  try {
+    const slow = openAppend(store, crypto.randomUUID(), gate.promise);
+    const a = await slow.appended;
+    const b = (await store.events.append(crypto.randomUUID(), Expected.any, [event("Fast", {})]))
+      .globalSeqs[0]!;
+    assert(b > a, `B (${b}) must take a higher position than A (${a})`);
+
+    const held = await store.events.watermark();
+    assert(held.position < a, `watermark ${held.position} must stay below A's position ${a}`);
+    assertEquals(held.blockedBy.length, 1);
+    assert(held.blockedBy[0]!.pid > 0);
+    assert(held.blockedBy[0]!.xactStart instanceof Date);
+    assert(held.heldBackMs >= 0);
+    const early = await store.events.readAll();
+    assertEquals(
+      early.filter((e) => e.globalSeq >= a),
+      [],
+      "B must not be visible past the watermark",
+    );
+
+    gate.resolve();
+    await slow.committed;
+    const after = await store.events.readAll({ after: held.position });
+    assertEquals(after.map((e) => e.globalSeq), [a, b]);
+    const free = await store.events.watermark();
+    assertEquals(free.position, b);
+    assertEquals(free.blockedBy, []);
+    assertEquals(free.heldBackMs, 0);
+  } finally {
+    gate.resolve();
+    await contextOf(store).executor.query(`drop schema "${schema}" cascade`);
+    await store.close();
+  }
+});
+
+testServer(
+  "8 writers with delayed commits: a polling reader sees every event once, in order",
+  async (url) => {
+    const schema = freshSchema();
+    const store = await Store.connect(url, { schema, autoMigrate: true, maxConnections: 12 });
+    const context = contextOf(store);
+    try {
+      const perWriter = 25;
+      let writing = true;
+      const writers = Array.from({ length: 8 }, async (_, w) => {
+        for (let i = 0; i < perWriter; i++) {
+          await context.executor.transaction(async (tx) => {
+            await runAppend(
+              tx,
+              context,
+              prepareAppend(context, crypto.randomUUID(), Expected.any, [event("E", { w, i })]),
+            );
+            // Hold the transaction open a random while so commits land out of order.
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * 8));
+          });
+        }
+      });
+      const seen: number[] = [];
+      const reader = (async () => {
+        let after = 0;
+        while (writing || after < (await store.events.watermark()).position) {
+          const batch = await store.events.readAll({ after, limit: 50 });
+          for (const envelope of batch) {
+            assert(envelope.globalSeq > after, "positions must ascend");
+            seen.push(envelope.globalSeq);
+            after = envelope.globalSeq;
+          }
+          if (batch.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      })();
+      await Promise.all(writers);
+      writing = false;
+      await reader;
+      const all = await context.executor.query<{ global_seq: number }>(
+        `select global_seq from ${context.table("events")} order by global_seq`,
+      );
+      assertEquals(seen.length, 8 * perWriter);
+      assertEquals(seen, all.map((r) => r.global_seq));
+    } finally {
+      await context.executor.query(`drop schema "${schema}" cascade`);
+      await store.close();
+    }
+  },
+);
+
+testBoth("readAll returns events in global order, filtered and paged", async (store) => {
+  const s1 = crypto.randomUUID();
+  const s2 = crypto.randomUUID();
+  await store.events.append(s1, Expected.noStream, [event("A", { n: 1 }), event("B", { n: 2 })]);
+  await store.events.append(s2, Expected.noStream, [event("A", { n: 3 })]);
+  const all = await store.events.readAll();
+  assertEquals(all.map((e) => e.data), [{ n: 1 }, { n: 2 }, { n: 3 }]);
+  assertEquals((await store.events.readAll({ eventTypes: ["A"] })).map((e) => e.data), [
+    { n: 1 },
+    { n: 3 },
+  ]);
+  const page = await store.events.readAll({ after: all[0]!.globalSeq, limit: 1 });
+  assertEquals(page.map((e) => e.data), [{ n: 2 }]);
+  assertEquals((await store.events.watermark()).position, all[2]!.globalSeq);
+});
