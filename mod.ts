@@ -32,3 +32,4 @@ export type { CatalogDifference } from "./src/schema/catalog.ts";
 export type { Tx } from "./src/db/executor.ts";
 export type { SqlTag } from "./src/db/sql.ts";
 export { defineConfig, type RillflowConfig } from "./src/config.ts";
+export type { Projection } from "./src/projections/projection.ts";
