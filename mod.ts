@@ -33,3 +33,6 @@ export type { Tx } from "./src/db/executor.ts";
 export type { SqlTag } from "./src/db/sql.ts";
 export { defineConfig, type RillflowConfig } from "./src/config.ts";
 export type { Projection } from "./src/projections/projection.ts";
+export type { Tenants, TenantStatus } from "./src/tenancy/tenants.ts";
+export type { ArchivedTable, ArchiveManifest } from "./src/tenancy/archive.ts";
+export { TENANT_NAME_PATTERN } from "./src/tenancy/tenant_name.ts";

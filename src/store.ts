@@ -11,6 +11,10 @@ import { attachContext, contextOf, StoreContext } from "./_context.ts";
 import { SchemaManager } from "./schema/schema_manager.ts";
 import { Documents } from "./documents/documents.ts";
 import { Events } from "./events/events.ts";
+import { RillflowError } from "./errors.ts";
+import { Tenants } from "./tenancy/tenants.ts";
+import { tenantSchema } from "./tenancy/tenant_name.ts";
+import { tenantExecutor } from "./tenancy/tenant_executor.ts";
 
 /** Options of {@linkcode Store.connect}. */
 export interface StoreOptions {
@@ -22,6 +26,17 @@ export interface StoreOptions {
   connectTimeoutMs?: number;
   /** Apply pending migrations on connect (default: on for `pglite:` URLs, off for servers). */
   autoMigrate?: boolean;
+  /**
+   * Multi-tenancy. `"single"` (default): one schema. `"schema-per-tenant"`: each tenant in
+   * schema `tenant_<name>`; operations route to the tenant named by `forTenant(name)`,
+   * `session({ tenant })` or the resolver, per transaction.
+   */
+  tenancy?: {
+    /** The strategy. */
+    strategy: "single" | "schema-per-tenant";
+    /** Names the current tenant (for example from request-scoped storage). */
+    resolver?: () => string | undefined;
+  };
   /** Defaults applied to appends and sessions. */
   session?: {
     /** Headers merged into every appended event. */
@@ -40,6 +55,17 @@ function validateOptions(options: StoreOptions): void {
     throw new TypeError("Store options must be an object");
   }
   validateIdentifier(options.schema ?? "public", "schema");
+  const tenancy = options.tenancy;
+  if (
+    tenancy !== undefined &&
+    (tenancy === null || typeof tenancy !== "object" ||
+      !["single", "schema-per-tenant"].includes(tenancy.strategy) ||
+      (tenancy.resolver !== undefined && typeof tenancy.resolver !== "function"))
+  ) {
+    throw new TypeError(
+      `tenancy must be { strategy: "single" | "schema-per-tenant", resolver?: () => string | undefined }`,
+    );
+  }
   for (const key of ["maxConnections", "connectTimeoutMs"] as const) {
     const value = options[key];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
@@ -62,10 +88,13 @@ function validateOptions(options: StoreOptions): void {
 export class Store {
   readonly #context: StoreContext;
   readonly #owner: boolean;
+  readonly #tenancy: Required<StoreOptions>["tenancy"];
+  readonly #tenantViews = new Map<string, Store>();
+  readonly #events: Events;
   /** Migration planning, sync and drift checks for this store's schema. */
   readonly schema: SchemaManager;
-  /** The event store. */
-  readonly events: Events;
+  /** Tenant provisioning and lifecycle (schema-per-tenant). */
+  readonly tenants: Tenants;
 
   /**
    * Internal: use {@linkcode Store.connect}.
@@ -73,12 +102,79 @@ export class Store {
    * @param context The shared context.
    * @param owner Whether closing this store closes the connections.
    */
-  protected constructor(context: StoreContext, owner: boolean) {
+  protected constructor(
+    context: StoreContext,
+    owner: boolean,
+    tenancy: Required<StoreOptions>["tenancy"] = { strategy: "single" },
+    tenants?: Tenants,
+  ) {
     this.#context = context;
     this.#owner = owner;
+    this.#tenancy = tenancy;
     attachContext(this, context);
     this.schema = new SchemaManager(context.executor, context.schema);
-    this.events = new Events(context);
+    this.tenants = tenants ?? new Tenants(context.executor);
+    this.#events = new Events(context);
+  }
+
+  /**
+   * The store the current call works on: itself, or under schema-per-tenant (when this
+   * is not already a tenant view) the view of the resolver's tenant.
+   */
+  #routed(): Store {
+    if (this.#tenancy.strategy === "single" || this.#context.tenant !== null) return this;
+    const tenant = this.#tenancy.resolver?.();
+    if (tenant === undefined || tenant === null || tenant === "") {
+      throw new RillflowError(
+        "TENANT_REQUIRED",
+        "This store is schema-per-tenant: name the tenant with forTenant(name), " +
+          "session({ tenant }) or a tenancy resolver",
+      );
+    }
+    return this.forTenant(tenant);
+  }
+
+  /** The event store (routed to the current tenant under schema-per-tenant). */
+  get events(): Events {
+    return this.#routed().#events;
+  }
+
+  /**
+   * A view of this store routed to one tenant's schema, sharing the connection pool.
+   * Every statement names the tenant's schema explicitly, so no pooled connection ever
+   * carries a tenant from one caller to the next. A tenant whose schema does not exist
+   * fails with `TENANT_NOT_FOUND` at the first operation (checked against the database,
+   * so tenants provisioned by other processes work at once).
+   *
+   * @param tenant The tenant name.
+   * @returns The tenant's view (cached).
+   * @throws {TypeError} When the name breaks the tenant name rule.
+   * @throws {RillflowError} `INVALID_INPUT` when the store is not schema-per-tenant.
+   */
+  forTenant(tenant: string): Store {
+    const schema = tenantSchema(tenant);
+    if (this.#tenancy.strategy !== "schema-per-tenant") {
+      throw new RillflowError(
+        "INVALID_INPUT",
+        `Cannot route to tenant "${tenant}": the store's tenancy strategy is "single"`,
+      );
+    }
+    if (this.#context.tenant !== null) {
+      return this.#context.tenant === tenant ? this : this.#root().forTenant(tenant);
+    }
+    let view = this.#tenantViews.get(tenant);
+    if (!view) {
+      const executor = tenantExecutor(this.#context.executor, tenant, schema);
+      const context = new StoreContext(executor, schema, this.#context.settings, tenant);
+      view = new Store(context, false, this.#tenancy, this.tenants);
+      this.#tenantViews.set(tenant, view);
+      rootOf.set(view, this);
+    }
+    return view;
+  }
+
+  #root(): Store {
+    return rootOf.get(this) ?? this;
   }
 
   /**
@@ -103,9 +199,12 @@ export class Store {
       advisoryLocks: options.session?.advisoryLocks ?? false,
       upcast: (envelopes) => Promise.resolve(envelopes),
     });
-    const store = new Store(context, true);
+    const tenancy = options.tenancy ?? { strategy: "single" as const };
+    const store = new Store(context, true, tenancy);
     try {
-      if (options.autoMigrate ?? executor.kind === "pglite") await store.schema.sync();
+      const migrate = options.autoMigrate ?? executor.kind === "pglite";
+      // Under schema-per-tenant the tables live in tenant schemas: tenants.ensure migrates them.
+      if (migrate && tenancy.strategy === "single") await store.schema.sync();
     } catch (error) {
       await executor.close();
       throw error;
@@ -121,7 +220,8 @@ export class Store {
    * @throws {TypeError} When the name breaks the identifier rule.
    */
   docs<T = Record<string, unknown>>(collection = "docs"): Documents<T> {
-    return new Documents<T>(this.#context, collection);
+    const routed = this.#routed();
+    return new Documents<T>(routed.#context, collection);
   }
 
   /** Where the store points, without credentials. */
@@ -139,6 +239,8 @@ export class Store {
     return this.close();
   }
 }
+
+const rootOf = new WeakMap<Store, Store>();
 
 /**
  * A second view of a store on another schema, sharing its connections.
