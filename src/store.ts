@@ -10,6 +10,7 @@ import { validateIdentifier } from "./db/identifiers.ts";
 import { attachContext, contextOf, StoreContext } from "./_context.ts";
 import { SchemaManager } from "./schema/schema_manager.ts";
 import { Documents } from "./documents/documents.ts";
+import { DocumentSession, type SessionOptions } from "./documents/session.ts";
 import { Events } from "./events/events.ts";
 
 /** Options of {@linkcode Store.connect}. */
@@ -121,6 +122,18 @@ export class Store {
    */
   docs<T = Record<string, unknown>>(collection = "docs"): Documents<T> {
     return new Documents<T>(this.#context, collection);
+  }
+
+  /**
+   * Starts a unit of work: loads through an identity map, writes staged until
+   * `saveChanges()`, which runs them in one transaction.
+   *
+   * @param options The session's user and event defaults (over the store's `session` options).
+   * @returns A new session.
+   */
+  // TODO(#7): route a session to a tenant with a `tenant` option.
+  session(options: SessionOptions = {}): DocumentSession {
+    return new DocumentSession(this.#context, options);
   }
 
   /** Where the store points, without credentials. */
