@@ -92,14 +92,30 @@ function toInfo(schema: string, name: string, result: EnsureResult): CollectionI
  * @returns The collection's info.
  */
 export function ensureCollection(context: StoreContext, name: string): Promise<CollectionInfo> {
-  const cache = cacheFor(context.executor, context.schema);
+  return ensureIn(context.executor, context.schema, name);
+}
+
+/**
+ * {@linkcode ensureCollection} for a schema given by name.
+ *
+ * @param executor The database.
+ * @param schema The store's schema.
+ * @param name A validated collection name.
+ * @returns The collection's info.
+ */
+export function ensureIn(
+  executor: Executor,
+  schema: string,
+  name: string,
+): Promise<CollectionInfo> {
+  const cache = cacheFor(executor, schema);
   let pending = cache.pending.get(name);
   if (!pending) {
-    pending = context.executor.query<{ info: EnsureResult }>(
-      `select ${quoteIdent(context.schema, "schema")}.rillflow_ensure_collection($1) as info`,
+    pending = executor.query<{ info: EnsureResult }>(
+      `select ${quoteIdent(schema, "schema")}.rillflow_ensure_collection($1) as info`,
       [name],
     ).then(([row]) => {
-      const info = toInfo(context.schema, name, row!.info);
+      const info = toInfo(schema, name, row!.info);
       cache.known.set(name, info);
       return info;
     });

@@ -8,7 +8,7 @@
 import type { Executor } from "../db/executor.ts";
 import { qualify, quoteIdent } from "../db/identifiers.ts";
 import type { CollectionConfig, DuplicatedField, SchemaConfig } from "../schema/schema_config.ts";
-import { forgetCollections } from "./collection.ts";
+import { ensureIn, forgetCollections } from "./collection.ts";
 
 /** Progress of a backfill, reported after each batch. */
 export interface BackfillProgress {
@@ -106,6 +106,8 @@ export async function applySchemaConfig(
   } finally {
     forgetCollections(executor, schema);
   }
+  // Reload what queries need to know, so they use the new columns at once.
+  for (const collection of config.collections) await ensureIn(executor, schema, collection.name);
 }
 
 /**
