@@ -177,3 +177,20 @@ export async function onCollection<R>(
     return await work(await ensureCollection(context, name));
   }
 }
+
+/**
+ * Tells whether a collection exists, without creating it.
+ *
+ * @param context The store's context.
+ * @param name A validated collection name.
+ * @returns `true` when it is registered.
+ */
+export async function collectionExists(context: StoreContext, name: string): Promise<boolean> {
+  const [row] = await context.executor.query<{ found: boolean }>(
+    `select exists (select 1 from ${
+      context.table("rillflow_collections")
+    } where name = $1) as found`,
+    [name],
+  );
+  return row!.found;
+}

@@ -117,11 +117,10 @@ function equalsJson(path: JsonPath, value: unknown): SqlFragment {
   if (value === null) return sql`coalesce(${jsonAt(path)}, 'null'::jsonb) = 'null'::jsonb`;
   const exact = sql`${jsonAt(path)} = ${jsonParam(value)}::jsonb`;
   if (!isKeyPath(path)) return exact;
-  const contained = sql`d.doc @> ${jsonParam(nestUnder(path, value))}::jsonb`;
-  // Containment equals equality for scalars; objects and arrays need the exact check too.
-  return typeof value === "object" && !(value instanceof Date)
-    ? sql`(${contained} and ${exact})`
-    : contained;
+  // Containment lets the collection's GIN index serve the condition; the exact
+  // comparison lets a btree index on (doc #> path) serve it, and keeps objects
+  // and arrays from matching by containment alone.
+  return sql`(d.doc @> ${jsonParam(nestUnder(path, value))}::jsonb and ${exact})`;
 }
 
 function compareColumn(op: ComparisonOperator, field: ReadyField, value: unknown): SqlFragment {
@@ -161,8 +160,11 @@ function compileContains(path: JsonPath, value: unknown, info: CollectionInfo): 
   if (field?.type === "jsonb" && !field.transform) {
     return sql`${column(field)} @> ${jsonParam(value)}::jsonb`;
   }
-  if (isKeyPath(path)) return sql`d.doc @> ${jsonParam(nestUnder(path, value))}::jsonb`;
-  return sql`${jsonAt(path)} @> ${jsonParam(value)}::jsonb`;
+  const atPath = sql`${jsonAt(path)} @> ${jsonParam(value)}::jsonb`;
+  if (!isKeyPath(path)) return atPath;
+  // The whole-document form uses the collection's GIN index, the path form a
+  // GIN index on (doc #> path) as the index advisor suggests.
+  return sql`(d.doc @> ${jsonParam(nestUnder(path, value))}::jsonb and ${atPath})`;
 }
 
 /**

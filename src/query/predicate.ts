@@ -98,7 +98,8 @@ export class Predicate {
 
   /**
    * The field equals `value` (JSON equality; objects and arrays compare whole).
-   * SQL: `d.doc @> $1::jsonb` (GIN index) for key paths and scalars.
+   * SQL: `(d.doc @> $1::jsonb and d.doc #> $2::text[] = $3::jsonb)` for key paths: the
+   * collection's GIN index or a btree index on the path serves it.
    *
    * @param path A dotted path.
    * @param value Any JSON value, a Date, or null (null or missing).
@@ -181,7 +182,7 @@ export class Predicate {
   /**
    * The field contains `value` as JSON containment: an array holds the given
    * elements, an object holds the given keys and values, a scalar equals it.
-   * SQL: `d.doc @> $1::jsonb` (GIN index).
+   * SQL: `(d.doc @> $1::jsonb and d.doc #> $2::text[] @> $3::jsonb)` (GIN index).
    *
    * @param path A dotted path.
    * @param value A JSON value.
