@@ -11,7 +11,7 @@ import { assertUuid } from "../ids.ts";
 import type { CollectionInfo } from "./collection.ts";
 import { documentJson } from "./writes.ts";
 
-const COPY_ROWS = 10_000;
+const COPY_ROWS = 50_000;
 const UPSERT_ROWS = 1_000;
 
 /**

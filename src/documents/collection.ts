@@ -164,18 +164,19 @@ export function forgetCollections(executor: Executor, schema: string): void {
  * @param work The work, given the collection's info.
  * @returns What the work returned.
  */
-export async function onCollection<R>(
+export function onCollection<R>(
   context: StoreContext,
   name: string,
   work: (info: CollectionInfo) => Promise<R>,
 ): Promise<R> {
-  try {
-    return await work(await ensureCollection(context, name));
-  } catch (error) {
+  // Known collections skip the ensure promise: a hot get or put is one driver call.
+  const known = cacheFor(context.executor, context.schema).known.get(name);
+  const first = known ? work(known) : ensureCollection(context, name).then(work);
+  return first.catch(async (error) => {
     if (!isRillflowError(error) || error.details.sqlState !== "42P01") throw error;
     forgetCollections(context.executor, context.schema);
     return await work(await ensureCollection(context, name));
-  }
+  });
 }
 
 /**
