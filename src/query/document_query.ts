@@ -58,8 +58,9 @@ let prepareOf: <T>(query: DocumentQuery<T>) => Promise<FetchPlan<T>>;
  *   .orderBy("email").page(1, 25);
  * console.log(q.toSql().text);
  * // select d.doc as doc from "public"."customers" d where d.deleted_at is null
- * //   and d.doc @> $1::jsonb and (jsonb_typeof(d.doc #> $2::text[]) = 'number' and …)
- * //   order by d.doc #> $4::text[] asc, d.id asc limit $5 offset $6
+ * //   and (d.doc @> $1::jsonb and d.doc #> $2::text[] = $3::jsonb)
+ * //   and (jsonb_typeof(d.doc #> $4::text[]) = 'number' and d.doc #> $5::text[] > $6::jsonb)
+ * //   order by d.doc #> $7::text[] asc, d.id asc limit $8
  * console.log(await q.fetchAll()); // []
  * ```
  */
@@ -419,8 +420,9 @@ export class DocumentQuery<T> {
   #plan(info: CollectionInfo, infos: CollectionInfo[]): FetchPlan<T> {
     const state = this.#state;
     const keys = orderKeys(state, info);
-    const select = sql`select ${documentSql(state)} as doc from ${trusted(info.table)} d
-      where ${whereSql(state, info)} ${orderBySql(keys)}${this.#page(state)}`;
+    const select = sql`select ${documentSql(state)} as doc from ${trusted(info.table)} d where ${
+      whereSql(state, info)
+    } ${orderBySql(keys)}${this.#page(state)}`;
     if (state.includes.length === 0) {
       return { fragment: select, decode: (rows) => rows.map((row) => row.doc as T) };
     }
