@@ -14,6 +14,8 @@ export interface JsonPath {
   readonly segments: readonly string[];
   /** One letter per segment: `k` for an object key, `i` for an array index. */
   readonly kinds: string;
+  /** A key equal for equal paths (see {@linkcode pathKey}). */
+  readonly key: string;
 }
 
 // Control characters are refused in keys: they cannot be typed in a dotted path by intent.
@@ -69,7 +71,12 @@ export function parsePath(path: unknown): JsonPath {
       kinds += "i";
     }
   }
-  return Object.freeze({ text: path, segments: Object.freeze(segments), kinds });
+  return Object.freeze({
+    text: path,
+    segments: Object.freeze(segments),
+    kinds,
+    key: JSON.stringify([segments, kinds]),
+  });
 }
 
 /**
@@ -102,7 +109,7 @@ export function nestUnder(path: JsonPath, value: unknown): unknown {
  * @returns A string equal for equal paths.
  */
 export function pathKey(path: JsonPath): string {
-  return JSON.stringify([path.segments, path.kinds]);
+  return path.key;
 }
 
 /**
@@ -116,5 +123,10 @@ export function pathFromSegments(segments: readonly string[], kinds: string): Js
   const text = segments.map((s, i) => kinds[i] === "i" ? `[${s}]` : (i > 0 ? "." : "") + s).join(
     "",
   );
-  return Object.freeze({ text, segments: Object.freeze([...segments]), kinds });
+  return Object.freeze({
+    text,
+    segments: Object.freeze([...segments]),
+    kinds,
+    key: JSON.stringify([segments, kinds]),
+  });
 }
