@@ -17,16 +17,16 @@ import {
 import { parsePath } from "./paths.ts";
 import { Predicate } from "./predicate.ts";
 import {
-  afterSql,
   DIRECTIONS,
   documentSql,
-  keysSql,
   orderBySql,
   orderKeys,
+  pageSql,
   type QueryState,
   whereSql,
 } from "./query_sql.ts";
 import { type IncludedRow, includeSql, readIncluded } from "./includes.ts";
+import { streamQuery } from "./stream.ts";
 
 /** A prepared fetch: its SQL and how to turn rows into results. */
 export interface FetchPlan<T> {
@@ -323,7 +323,7 @@ export class DocumentQuery<T> {
       const paged = this.#state.limit !== null || this.#state.offset > 0;
       const inner = sql`select 1 from ${trusted(info.table)} d where ${where}`;
       const query = paged
-        ? sql`select count(*)::int as n from (${inner} ${this.#page(this.#state)}) as s`
+        ? sql`select count(*)::int as n from (${inner} ${pageSql(this.#state)}) as s`
         : sql`select count(*)::int as n from ${trusted(info.table)} d where ${where}`;
       const { text, params } = query.compile();
       const [row] = await this.#context.executor.query<{ n: number }>(text, params);
@@ -341,7 +341,7 @@ export class DocumentQuery<T> {
     return onCollection(this.#context, this.#state.collection, async (info) => {
       const { text, params } = sql`select exists (select 1 from ${trusted(info.table)} d where ${
         whereSql(this.#state, info)
-      } ${this.#page(this.#state)}) as found`.compile();
+      } ${pageSql(this.#state)}) as found`.compile();
       const [row] = await this.#context.executor.query<{ found: boolean }>(text, params);
       return row!.found;
     });
@@ -355,48 +355,13 @@ export class DocumentQuery<T> {
    * @returns The documents, in order.
    * @throws {TypeError} When the query has includes (fetch pages instead).
    */
-  async *iterate(options: { batchSize?: number } = {}): AsyncGenerator<T> {
-    const batchSize = options.batchSize ?? 500;
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
-    }
-    if (this.#state.includes.length > 0) {
-      throw new TypeError("include() is not supported when iterating: fetch pages instead");
-    }
-    const info = await ensureCollection(this.#context, this.#state.collection);
-    const keys = orderKeys(this.#state, info);
-    let remaining = this.#state.limit ?? Infinity;
-    let after: unknown[] | null = null;
-    let offset = this.#state.offset;
-    while (remaining > 0) {
-      const take = Math.min(batchSize, remaining);
-      const where: SqlFragment = after
-        ? sql`${whereSql(this.#state, info)} and ${afterSql(keys, after)}`
-        : whereSql(this.#state, info);
-      const { text, params }: { text: string; params: unknown[] } = sql`select ${
-        documentSql(this.#state)
-      } as doc, ${keysSql(keys)}
-        from ${trusted(info.table)} d where ${where} ${orderBySql(keys)}
-        limit ${take} offset ${offset}`.compile();
-      const rows: Record<string, unknown>[] = await this.#context.executor.query(text, params);
-      for (const row of rows) yield row.doc as T;
-      if (rows.length < take) return;
-      remaining -= rows.length;
-      offset = 0;
-      const last: Record<string, unknown> = rows[rows.length - 1]!;
-      after = keys.map((_, i): unknown => last[`k${i}`]);
-    }
+  iterate(options: { batchSize?: number } = {}): AsyncGenerator<T> {
+    return streamQuery<T>(this.#context, this.#state, options.batchSize ?? 500);
   }
 
   /** Streams the results in batches of 500; see {@linkcode DocumentQuery.iterate}. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return this.iterate()[Symbol.asyncIterator]();
-  }
-
-  #page(state: QueryState): SqlFragment {
-    const limit = state.limit === null ? sql`` : sql` limit ${state.limit}`;
-    const offset = state.offset > 0 ? sql` offset ${state.offset}` : sql``;
-    return sql`${limit}${offset}`;
   }
 
   async #fetch(state: QueryState): Promise<T[]> {
@@ -422,12 +387,12 @@ export class DocumentQuery<T> {
     const keys = orderKeys(state, info);
     const select = sql`select ${documentSql(state)} as doc from ${trusted(info.table)} d where ${
       whereSql(state, info)
-    } ${orderBySql(keys)}${this.#page(state)}`;
+    } ${orderBySql(keys)}${pageSql(state)}`;
     if (state.includes.length === 0) {
       return { fragment: select, decode: (rows) => rows.map((row) => row.doc as T) };
     }
     return {
-      fragment: includeSql(state, info, infos, keys, this.#page(state)),
+      fragment: includeSql(state, info, infos, keys, pageSql(state)),
       decode: (rows) => readIncluded<T>(rows as IncludedRow[], state),
     };
   }

@@ -162,3 +162,15 @@ export function afterSql(keys: readonly OrderKey[], values: readonly unknown[]):
 export function keysSql(keys: readonly OrderKey[]): SqlFragment {
   return joinSql(keys.map((k, i) => sql`(${k.expression})::text as ${trusted(`k${i}`)}`));
 }
+
+/**
+ * ` limit $n offset $m`, each only when set.
+ *
+ * @param state The query.
+ * @returns The clause (empty when neither is set).
+ */
+export function pageSql(state: QueryState): SqlFragment {
+  const limit = state.limit === null ? sql`` : sql` limit ${state.limit}`;
+  const offset = state.offset > 0 ? sql` offset ${state.offset}` : sql``;
+  return sql`${limit}${offset}`;
+}
