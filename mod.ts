@@ -18,7 +18,20 @@
 export { Store, type StoreOptions } from "./src/store.ts";
 export { ERROR_CODES, type ErrorCode, isRillflowError, RillflowError } from "./src/errors.ts";
 export type { RillflowErrorOptions } from "./src/errors.ts";
-export type { Documents } from "./src/documents/documents.ts";
+export type { DocumentMetadata, Documents } from "./src/documents/documents.ts";
+export type { HistoryEntry } from "./src/documents/history.ts";
+export type { DocumentSession, SessionOptions } from "./src/documents/session.ts";
+export type { DocumentQuery } from "./src/query/document_query.ts";
+export { type ComparisonOperator, Predicate, type PredicateNode } from "./src/query/predicate.ts";
+export type { JsonPath } from "./src/query/paths.ts";
+export type { CompiledQuery } from "./src/query/compiled.ts";
+export {
+  type CollectionConfig,
+  DUPLICATED_FIELD_TYPES,
+  DuplicatedField,
+  type DuplicatedFieldType,
+  SchemaConfig,
+} from "./src/schema/schema_config.ts";
 export type { Events } from "./src/events/events.ts";
 export type { AppendOptions, AppendResult } from "./src/events/append.ts";
 export type { ReadAllOptions } from "./src/events/events.ts";

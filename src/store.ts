@@ -10,6 +10,7 @@ import { validateIdentifier } from "./db/identifiers.ts";
 import { attachContext, contextOf, StoreContext } from "./_context.ts";
 import { SchemaManager } from "./schema/schema_manager.ts";
 import { Documents } from "./documents/documents.ts";
+import { DocumentSession, type SessionOptions } from "./documents/session.ts";
 import { Events } from "./events/events.ts";
 import { RillflowError } from "./errors.ts";
 import { Tenants } from "./tenancy/tenants.ts";
@@ -222,6 +223,21 @@ export class Store {
   docs<T = Record<string, unknown>>(collection = "docs"): Documents<T> {
     const routed = this.#routed();
     return new Documents<T>(routed.#context, collection);
+  }
+
+  /**
+   * Starts a unit of work: loads through an identity map, writes staged until
+   * `saveChanges()`, which runs them in one transaction.
+   *
+   * @param options The tenant (schema-per-tenant), the session's user and event defaults
+   *   (over the store's `session` options).
+   * @returns A new session.
+   * @throws {RillflowError} `TENANT_REQUIRED` under schema-per-tenant when no tenant is named.
+   */
+  session(options: SessionOptions & { tenant?: string } = {}): DocumentSession {
+    const { tenant, ...rest } = options;
+    const routed = tenant === undefined ? this.#routed() : this.forTenant(tenant);
+    return new DocumentSession(routed.#context, rest);
   }
 
   /** Where the store points, without credentials. */

@@ -128,6 +128,8 @@ testTenancy("archive, drop and restore keep every row", async (store, tenant) =>
       event("Changed", { i }),
     ]);
   }
+  const orderId = crypto.randomUUID();
+  await view.docs("orders").put(orderId, { total: 42, note: "express delivery" });
   const before = await view.events.readAll();
   const dir = await Deno.makeTempDir({ prefix: "rillflow_archive_" });
   try {
@@ -143,6 +145,11 @@ testTenancy("archive, drop and restore keep every row", async (store, tenant) =>
     for (const [i, id] of ids.entries()) {
       assertEquals((await view.docs().get(id))?.doc, { i, text: `quote ' backslash \\ unicode ✓` });
     }
+    assertEquals((await view.docs("orders").get(orderId))?.doc, {
+      total: 42,
+      note: "express delivery",
+    });
+    assertEquals(await view.docs("orders").query().search("express").count(), 1);
     // Positions continue after the restored ones.
     const next = await view.events.append(ids[0]!, Expected.exact(2), [event("Later", {})]);
     assert(next.globalSeqs[0]! > before[before.length - 1]!.globalSeq);

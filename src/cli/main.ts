@@ -9,6 +9,7 @@ import { CliContext, type CliIo, EXIT, exitFor } from "./context.ts";
 import { registerSchemaCommands } from "./commands/schema.ts";
 import { registerHealthCommands } from "./commands/health.ts";
 import { registerTenantCommands } from "./commands/tenants.ts";
+import { registerDocsCommands } from "./commands/docs.ts";
 
 const defaultIo: CliIo = {
   out: (text) => void Deno.stdout.writeSync(new TextEncoder().encode(text)),
@@ -31,6 +32,7 @@ function buildProgram(cli: CliContext): Command {
   registerSchemaCommands(program, cli);
   registerHealthCommands(program, cli);
   registerTenantCommands(program, cli);
+  registerDocsCommands(program, cli);
   for (const command of allCommands(program)) {
     command.exitOverride().configureOutput({
       writeOut: (s) => cli.io.out(s),

@@ -205,6 +205,52 @@ export async function readArchive(
 }
 
 /**
+ * Creates the archived tables the migrations did not: collections through the
+ * schema's own `rillflow_create_collection` (same shape, indexes and search
+ * column), anything else as a bare table; then adds missing columns.
+ */
+async function createMissingTables(
+  tx: InternalTx,
+  schema: string,
+  archive: { manifest: ArchiveManifest; lines: Map<string, string[]> },
+): Promise<void> {
+  const languages = new Map(
+    (archive.lines.get("rillflow_collections") ?? []).map((line) => {
+      const row = JSON.parse(line) as { name: string; search_language?: string };
+      return [row.name, row.search_language ?? "english"] as const;
+    }),
+  );
+  for (const table of archive.manifest.tables) {
+    const target = qualify(schema, table.name);
+    const [found] = await tx.query<{ exists: boolean }>(
+      "select to_regclass($1) is not null as exists",
+      [target],
+    );
+    if (!found?.exists) {
+      const language = languages.get(table.name);
+      if (language !== undefined) {
+        await tx.query(`select ${quoteIdent(schema)}.rillflow_create_collection($1, $2)`, [
+          table.name,
+          language,
+        ]);
+        await tx.query(`delete from ${qualify(schema, "rillflow_collections")} where name = $1`, [
+          table.name,
+        ]);
+      } else {
+        await tx.query(`create table ${target} ()`);
+      }
+    }
+    for (const column of table.columns) {
+      await tx.query(
+        `alter table ${target} add column if not exists ${quoteIdent(column.name)} ${
+          safeType(column.type)
+        }`,
+      );
+    }
+  }
+}
+
+/**
  * Loads a verified archive into an empty, migrated schema in one transaction,
  * creating tables the migrations do not (collections) and resetting sequences.
  *
@@ -219,24 +265,14 @@ export async function restoreSchema(
   archive: { manifest: ArchiveManifest; lines: Map<string, string[]> },
 ): Promise<Record<string, number>> {
   return await executor.transaction(async (tx) => {
+    await createMissingTables(tx, schema, archive);
     const loaded: Record<string, number> = {};
     for (const table of archive.manifest.tables) {
       const target = qualify(schema, table.name);
-      const names = table.columns.map((c) => c.name);
-      // A table the migrations did not create is a collection (shaped like docs) or a bare table.
-      const shape = names.includes("id") && names.includes("doc")
-        ? `(like ${qualify(schema, "docs")} including all)`
-        : "()";
-      await tx.query(`create table if not exists ${target} ${shape}`);
-      for (const column of table.columns) {
-        await tx.query(
-          `alter table ${target} add column if not exists ${quoteIdent(column.name)} ${
-            safeType(column.type)
-          }`,
-        );
-      }
       const rows = archive.lines.get(table.name) ?? [];
       const list = table.columns.map((c) => quoteIdent(c.name)).join(", ");
+      // The archive is the source of truth: rows seeded by migrations are replaced.
+      await tx.query(`delete from ${target}`);
       for (let i = 0; i < rows.length; i += 1000) {
         await tx.query(
           `insert into ${target} (${list}) select ${list}
