@@ -158,7 +158,8 @@ async function getOps(ctx: BenchContext) {
     }) as Op,
     floor: (async (i) =>
       expectOne(
-        await ctx.raw`select doc, version from docs where id = ${rawIds[i]!} and deleted_at is null`,
+        await ctx
+          .raw`select doc, version from docs where id = ${rawIds[i]!} and deleted_at is null`,
       )) as Op,
   };
 }
