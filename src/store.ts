@@ -131,8 +131,8 @@ export class Store {
    * @param options The session's user and event defaults (over the store's `session` options).
    * @returns A new session.
    */
-  // TODO(#7): route a session to a tenant with a `tenant` option.
   session(options: SessionOptions = {}): DocumentSession {
+    // TODO(#7): route a session to a tenant with a `tenant` option.
     return new DocumentSession(this.#context, options);
   }
 
