@@ -204,3 +204,22 @@ Deno.test("duplicated field definitions are validated", () => {
   );
   assertThrows(() => SchemaConfig.singleTenant().withSearchLanguage("docs", "x;y"), TypeError);
 });
+
+testBoth("schema down removes every collection, its history and triggers", async (store) => {
+  await store.schema.sync(config.withHistory("people"));
+  await store.docs("people").put(crypto.randomUUID(), person(1));
+  await store.docs("extra").put(crypto.randomUUID(), { a: 1 });
+  await store.schema.down();
+  const { executor, schema } = contextOf(store);
+  const [row] = await executor.query<{ tables: number; functions: number }>(
+    `select (select count(*)::int from pg_tables where schemaname = $1
+               and tablename <> 'rillflow_migrations') as tables,
+            (select count(*)::int from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+              where n.nspname = $1) as functions`,
+    [schema],
+  );
+  assertEquals(row, { tables: 0, functions: 0 });
+  await store.schema.sync(config);
+  assert((await store.schema.drift()).ok);
+  assertEquals(await store.docs("people").query().count(), 0);
+});
