@@ -26,6 +26,14 @@ export type { BlockingBackend, Watermark } from "./src/events/watermark.ts";
 export { Expected, type ExpectedVersion } from "./src/events/expected.ts";
 export { event, type NewEvent } from "./src/events/new_event.ts";
 export type { EventEnvelope } from "./src/events/envelope.ts";
+export {
+  type AsyncUpcaster,
+  defineUpcaster,
+  type ReadOnlyDb,
+  type Upcaster,
+  type UpcasterDescriptor,
+} from "./src/events/upcaster.ts";
+export { type EventShape, UpcasterRegistry } from "./src/events/upcast_registry.ts";
 export type { SchemaManager } from "./src/schema/schema_manager.ts";
 export type { DriftItem, DriftReport, MigrationRef } from "./src/schema/schema_manager.ts";
 export type { CatalogDifference } from "./src/schema/catalog.ts";

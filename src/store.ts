@@ -11,6 +11,9 @@ import { attachContext, contextOf, StoreContext } from "./_context.ts";
 import { SchemaManager } from "./schema/schema_manager.ts";
 import { Documents } from "./documents/documents.ts";
 import { Events } from "./events/events.ts";
+import type { StoreSettings } from "./_context.ts";
+import { UpcasterRegistry } from "./events/upcast_registry.ts";
+import { upcastHook } from "./events/upcast_apply.ts";
 
 /** Options of {@linkcode Store.connect}. */
 export interface StoreOptions {
@@ -22,6 +25,12 @@ export interface StoreOptions {
   connectTimeoutMs?: number;
   /** Apply pending migrations on connect (default: on for `pglite:` URLs, off for servers). */
   autoMigrate?: boolean;
+  /**
+   * Upcasters applied on every read (streams, global reads, aggregates,
+   * projections, subscriptions); new events built without an explicit version
+   * are stored with their type's current version.
+   */
+  upcasters?: UpcasterRegistry;
   /** Defaults applied to appends and sessions. */
   session?: {
     /** Headers merged into every appended event. */
@@ -46,6 +55,23 @@ function validateOptions(options: StoreOptions): void {
       throw new RangeError(`${key} must be a positive integer, got ${value}`);
     }
   }
+  if (options.upcasters !== undefined && !(options.upcasters instanceof UpcasterRegistry)) {
+    throw new TypeError("upcasters must be an UpcasterRegistry");
+  }
+}
+
+function settingsFor(options: StoreOptions, executor: Executor, schema: string): StoreSettings {
+  const upcasters = options.upcasters;
+  return {
+    sessionHeaders: { ...options.session?.headers },
+    causationId: options.session?.causationId,
+    correlationId: options.session?.correlationId,
+    advisoryLocks: options.session?.advisoryLocks ?? false,
+    upcast: upcasters
+      ? upcastHook(upcasters, executor, schema)
+      : (envelopes) => Promise.resolve(envelopes),
+    upcasters,
+  };
 }
 
 /**
@@ -96,13 +122,8 @@ export class Store {
       maxConnections: options.maxConnections,
       connectTimeoutMs: options.connectTimeoutMs,
     });
-    const context = new StoreContext(executor, options.schema ?? "public", {
-      sessionHeaders: { ...options.session?.headers },
-      causationId: options.session?.causationId,
-      correlationId: options.session?.correlationId,
-      advisoryLocks: options.session?.advisoryLocks ?? false,
-      upcast: (envelopes) => Promise.resolve(envelopes),
-    });
+    const schema = options.schema ?? "public";
+    const context = new StoreContext(executor, schema, settingsFor(options, executor, schema));
     const store = new Store(context, true);
     try {
       if (options.autoMigrate ?? executor.kind === "pglite") await store.schema.sync();
@@ -146,13 +167,21 @@ export class Store {
  *
  * @param store The store whose connections to share.
  * @param schema The other schema.
+ * @param options Settings for the view (session defaults, upcasters); the
+ *   store's own settings when omitted.
  * @returns A store on that schema.
  */
-export function storeOnSchema(store: Store, schema: string): Store {
+export function storeOnSchema(store: Store, schema: string, options?: StoreOptions): Store {
   validateIdentifier(schema, "schema");
-  const base = contextOf(store);
+  if (options) validateOptions(options);
+  const { executor, settings } = contextOf(store);
+  const viewSettings = options
+    ? settingsFor(options, executor, schema)
+    : settings.upcasters
+    ? { ...settings, upcast: upcastHook(settings.upcasters, executor, schema) }
+    : settings;
   return new (Store as unknown as new (context: StoreContext, owner: boolean) => Store)(
-    new StoreContext(base.executor, schema, base.settings),
+    new StoreContext(executor, schema, viewSettings),
     false,
   );
 }
