@@ -34,6 +34,21 @@ export {
   type UpcasterDescriptor,
 } from "./src/events/upcaster.ts";
 export { type EventShape, UpcasterRegistry } from "./src/events/upcast_registry.ts";
+export type { Aggregate, LoadedAggregate } from "./src/events/aggregate.ts";
+export type { AggregateValidator } from "./src/events/aggregate_commit.ts";
+export {
+  AggregateRepository,
+  type AggregateRepositoryOptions,
+  type CommitAndSnapshotOptions,
+} from "./src/events/aggregate_repository.ts";
+export {
+  type SnapshotFailure,
+  Snapshotter,
+  type SnapshotterOptions,
+  type SnapshotterProgress,
+  type SnapshotterSummary,
+  type SnapshotterTick,
+} from "./src/events/snapshotter.ts";
 export type { SchemaManager } from "./src/schema/schema_manager.ts";
 export type { DriftItem, DriftReport, MigrationRef } from "./src/schema/schema_manager.ts";
 export type { CatalogDifference } from "./src/schema/catalog.ts";
