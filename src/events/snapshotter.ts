@@ -127,9 +127,9 @@ export class Snapshotter {
    * @throws {TypeError} For a malformed aggregate or a duplicate name.
    * @throws {RangeError} For a threshold or batch that is not a positive integer.
    */
-  // deno-lint-ignore no-explicit-any
   constructor(
     store: Store,
+    // deno-lint-ignore no-explicit-any -- each aggregate has its own state type
     aggregates: readonly Aggregate<any>[],
     options: SnapshotterOptions = {},
   ) {
