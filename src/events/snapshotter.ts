@@ -68,7 +68,10 @@ export interface SnapshotterSummary {
 }
 
 interface Pass {
-  /** The database clock at the start, as text: microseconds survive the round trip. */
+  /**
+   * The database clock at the start, as text and bound as text: microseconds
+   * survive (postgres.js would send a timestamptz parameter through a JS Date).
+   */
   startedAt: string;
   aggregateIndex: number;
   after: string | null;
@@ -238,7 +241,7 @@ export class Snapshotter {
          left join ${table("snapshots")} p
            on p.stream_id = a.stream_id and p.aggregate = a.aggregate and p.schema_version = $2
         where a.aggregate = $1 and ($3::uuid is null or a.stream_id > $3::uuid)
-          and a.registered_at <= $4::timestamptz and s.archived_at is null
+          and a.registered_at <= $4::text::timestamptz and s.archived_at is null
           and s.version - coalesce(p.stream_version, 0) >= $5
         order by a.stream_id
         limit $6`,
