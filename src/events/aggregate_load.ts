@@ -18,7 +18,7 @@ export const FOLD_PAGE_SIZE = 1000;
  * page, each page upcast before it is applied.
  *
  * SQL per page: `select … from events where stream_id = $1 and stream_seq > $2
- * order by stream_seq limit 1000`.
+ * order by stream_seq limit 1001`.
  *
  * @param context The store context.
  * @param aggregate The aggregate.
@@ -36,15 +36,16 @@ export async function foldStream<S>(
     where stream_id = $1 and stream_seq > $2 order by stream_seq limit $3`;
   let current = from;
   while (true) {
+    // One row more than a page tells whether another page follows, without an empty round trip.
     const rows = await context.executor.query<EventRow>(text, [
       streamId,
       current.version,
-      FOLD_PAGE_SIZE,
+      FOLD_PAGE_SIZE + 1,
     ]);
-    if (rows.length === 0) return current;
-    const envelopes = await context.settings.upcast(rows.map(toEnvelope));
+    const page = rows.length > FOLD_PAGE_SIZE ? rows.slice(0, FOLD_PAGE_SIZE) : rows;
+    const envelopes = await context.settings.upcast(page.map(toEnvelope));
     current = foldEnvelopes(aggregate, current, envelopes);
-    if (rows.length < FOLD_PAGE_SIZE) return current;
+    if (rows.length <= FOLD_PAGE_SIZE) return current;
   }
 }
 
