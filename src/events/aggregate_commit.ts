@@ -1,19 +1,16 @@
 /**
- * Committing to an aggregate: the new events as they will be stored, the
- * validator run on the state after them, and the append (with its snapshot
- * in the same transaction when one is due).
+ * The checks of an aggregate commit: the new events as they will be stored,
+ * the validator run on the state after them, expected versions.
  *
  * @module
  */
 import type { StoreContext } from "../_context.ts";
-import type { InternalTx } from "../db/executor.ts";
 import { RillflowError } from "../errors.ts";
-import { type Aggregate, foldEnvelopes, type LoadedAggregate } from "./aggregate.ts";
-import { type AppendOptions, type AppendResult, type PreparedAppend, runAppend } from "./append.ts";
+import type { Aggregate } from "./aggregate.ts";
+import type { AppendOptions } from "./append.ts";
 import type { EventEnvelope } from "./envelope.ts";
 import { describeExpected, type ExpectedVersion } from "./expected.ts";
 import { type NewEvent, serializeEventData } from "./new_event.ts";
-import { registerAggregateStream, snapshotJson, writeSnapshot } from "./snapshot_store.ts";
 
 /** Rejects a commit by throwing; receives the state after the new events. */
 export type AggregateValidator<S> = (state: S) => void;
@@ -126,67 +123,4 @@ export function conflict(
     `Cannot append to stream "${streamId}": expected ${described} but found version ${actual}`,
     { details: { streamId, expected: described, actual } },
   );
-}
-
-/**
- * Appends on the pool and, when the append created the stream, records it as
- * the aggregate's (a second statement: a crash in between leaves the stream
- * unknown to the snapshotter until its first snapshot, never wrong).
- *
- * @param context The store context.
- * @param aggregate The aggregate.
- * @param prepared The validated append.
- * @returns The append's result.
- */
-export async function appendForAggregate(
-  context: StoreContext,
-  aggregate: Aggregate<unknown>,
-  prepared: PreparedAppend,
-): Promise<AppendResult> {
-  const result = await runAppend(context.executor, context, prepared);
-  if (result.streamVersion === prepared.count) {
-    await registerAggregateStream(context.executor, context, aggregate.name, prepared.streamId);
-  }
-  return result;
-}
-
-/**
- * Appends and writes the snapshot of the state after the new events in the
- * given transaction. The state is folded again from the stored envelopes
- * (real positions and `created_at`) so that it equals a full load.
- *
- * @param tx The transaction.
- * @param context The store context.
- * @param aggregate The aggregate.
- * @param loaded The state the commit builds on.
- * @param pending From {@linkcode pendingEnvelopes}.
- * @param prepared The validated append (expecting `loaded.version`).
- * @returns The append's result.
- * @throws {TypeError} When the state is not JSON data; the transaction then rolls back.
- */
-export async function appendWithSnapshot<S>(
-  tx: InternalTx,
-  context: StoreContext,
-  aggregate: Aggregate<S>,
-  loaded: LoadedAggregate<S>,
-  pending: readonly EventEnvelope[],
-  prepared: PreparedAppend,
-): Promise<AppendResult> {
-  const result = await runAppend(tx, context, prepared);
-  const [clock] = await tx.query<{ now: Date }>("select now() as now");
-  const stored = pending.map((e, i) => ({
-    ...e,
-    globalSeq: result.globalSeqs[i]!,
-    createdAt: clock!.now,
-  }));
-  const { state, version } = foldEnvelopes(aggregate, loaded, stored);
-  await writeSnapshot(
-    tx,
-    context,
-    aggregate as Aggregate<unknown>,
-    prepared.streamId,
-    version,
-    snapshotJson(aggregate, state),
-  );
-  return result;
 }

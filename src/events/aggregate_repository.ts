@@ -4,30 +4,21 @@
  *
  * @module
  */
-import { contextOf, type StoreContext } from "../_context.ts";
+import { contextOf } from "../_context.ts";
 import type { Store } from "../store.ts";
 import { isRillflowError } from "../errors.ts";
-import { assertUuid } from "../ids.ts";
-import {
-  type Aggregate,
-  assertAggregate,
-  foldEnvelopes,
-  type LoadedAggregate,
-} from "./aggregate.ts";
-import {
-  type AggregateValidator,
-  appendForAggregate,
-  appendWithSnapshot,
-  conflict,
-  pendingEnvelopes,
-  runValidator,
-  satisfies,
-} from "./aggregate_commit.ts";
+import { type Aggregate, assertAggregate, type LoadedAggregate } from "./aggregate.ts";
+import type { AggregateValidator } from "./aggregate_commit.ts";
 import { loadAggregate } from "./aggregate_load.ts";
-import { type AppendOptions, type AppendResult, prepareAppend } from "./append.ts";
-import { Expected, type ExpectedVersion } from "./expected.ts";
+import {
+  type AggregateParts,
+  type AggregateWrite,
+  planCommit,
+  planCommitFor,
+} from "./aggregate_plan.ts";
+import type { AppendOptions, AppendResult } from "./append.ts";
+import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
-import type { EventEnvelope } from "./envelope.ts";
 
 /** Options of an {@linkcode AggregateRepository}. */
 export interface AggregateRepositoryOptions<S> {
@@ -44,6 +35,8 @@ export interface CommitAndSnapshotOptions extends AppendOptions {
   /** Snapshot when the stream version crosses a multiple of this (a positive integer). */
   every: number;
 }
+
+let partsOf: <S>(repository: AggregateRepository<S>) => AggregateParts<S>;
 
 /** How often a validated `commit` with `Expected.any` reloads after losing a race. */
 const ANY_ATTEMPTS = 3;
@@ -72,9 +65,11 @@ const ANY_ATTEMPTS = 3;
  * ```
  */
 export class AggregateRepository<S> {
-  readonly #context: StoreContext;
-  readonly #aggregate: Aggregate<S>;
-  readonly #validator?: AggregateValidator<S>;
+  readonly #parts: AggregateParts<S>;
+
+  static {
+    partsOf = (repository) => repository.#parts;
+  }
 
   /**
    * Creates a repository for one aggregate.
@@ -89,18 +84,17 @@ export class AggregateRepository<S> {
     aggregate: Aggregate<S>,
     options: AggregateRepositoryOptions<S> = {},
   ) {
-    this.#context = contextOf(store);
+    const context = contextOf(store);
     assertAggregate(aggregate);
     if (options.validator !== undefined && typeof options.validator !== "function") {
       throw new TypeError("validator must be a function");
     }
-    this.#aggregate = aggregate;
-    this.#validator = options.validator;
+    this.#parts = Object.freeze({ context, aggregate, validator: options.validator });
   }
 
   /** The aggregate this repository folds. */
   get aggregate(): Aggregate<S> {
-    return this.#aggregate;
+    return this.#parts.aggregate;
   }
 
   /**
@@ -112,7 +106,7 @@ export class AggregateRepository<S> {
    * @throws {RillflowError} `UPCASTING_FAILED` when an event cannot be upcast.
    */
   load(streamId: string): Promise<LoadedAggregate<S>> {
-    return loadAggregate(this.#context, this.#aggregate, streamId, false);
+    return loadAggregate(this.#parts.context, this.#parts.aggregate, streamId, false);
   }
 
   /**
@@ -124,7 +118,7 @@ export class AggregateRepository<S> {
    * @throws {TypeError} For a malformed stream id.
    */
   loadWithSnapshot(streamId: string): Promise<LoadedAggregate<S>> {
-    return loadAggregate(this.#context, this.#aggregate, streamId, true);
+    return loadAggregate(this.#parts.context, this.#parts.aggregate, streamId, true);
   }
 
   /**
@@ -148,16 +142,13 @@ export class AggregateRepository<S> {
     events: readonly NewEvent[],
     options: AppendOptions = {},
   ): Promise<AppendResult> {
-    const prepared = prepareAppend(this.#context, streamId, expected, events, options);
-    if (!this.#validator) return appendForAggregate(this.#context, this.#aggregate, prepared);
     for (let attempt = 1;; attempt++) {
-      const loaded = await this.loadWithSnapshot(streamId);
-      if (!satisfies(expected, loaded.version)) throw conflict(streamId, expected, loaded.version);
+      const write = await planCommit(this.#parts, streamId, expected, events, options);
       try {
-        return await this.commitFor(streamId, loaded, events, options);
+        return await this.#write(write);
       } catch (error) {
-        const retry = expected.kind === "any" && attempt < ANY_ATTEMPTS &&
-          isRillflowError(error, "CONCURRENCY_CONFLICT");
+        const retry = this.#parts.validator !== undefined && expected.kind === "any" &&
+          attempt < ANY_ATTEMPTS && isRillflowError(error, "CONCURRENCY_CONFLICT");
         if (!retry) throw error;
       }
     }
@@ -181,18 +172,7 @@ export class AggregateRepository<S> {
     events: readonly NewEvent[],
     options: AppendOptions = {},
   ): Promise<AppendResult> {
-    const prepared = this.#prepareFor(streamId, loaded, events, options);
-    if (this.#validator) {
-      const pending = await pendingEnvelopes(
-        this.#context,
-        streamId,
-        loaded.version,
-        events,
-        options,
-      );
-      this.#validate(streamId, loaded, pending);
-    }
-    return appendForAggregate(this.#context, this.#aggregate, prepared);
+    return this.#write(await planCommitFor(this.#parts, streamId, loaded, events, options));
   }
 
   /**
@@ -218,34 +198,24 @@ export class AggregateRepository<S> {
     if (!Number.isSafeInteger(every) || every < 1) {
       throw new RangeError(`every must be a positive integer, got ${every}`);
     }
-    const crosses = Math.floor((loaded?.version + events?.length) / every) >
-      Math.floor(loaded?.version / every);
-    if (!crosses) return this.commitFor(streamId, loaded, events, options);
-    const prepared = this.#prepareFor(streamId, loaded, events, options);
-    const context = this.#context;
-    const pending = await pendingEnvelopes(context, streamId, loaded.version, events, options);
-    this.#validate(streamId, loaded, pending);
-    return context.executor.transaction((tx) =>
-      appendWithSnapshot(tx, context, this.#aggregate, loaded, pending, prepared)
-    );
+    return this.#write(await planCommitFor(this.#parts, streamId, loaded, events, options, every));
   }
 
-  #prepareFor(
-    streamId: string,
-    loaded: LoadedAggregate<S>,
-    events: readonly NewEvent[],
-    options: AppendOptions,
-  ) {
-    assertUuid(streamId, "stream id");
-    if (loaded === null || typeof loaded !== "object" || !Number.isSafeInteger(loaded.version)) {
-      throw new TypeError("loaded must be what load() or loadWithSnapshot() returned");
-    }
-    return prepareAppend(this.#context, streamId, Expected.exact(loaded.version), events, options);
+  #write(write: AggregateWrite): Promise<AppendResult> {
+    const { executor } = this.#parts.context;
+    return write.needsTransaction
+      ? executor.transaction((tx) => write.run(tx))
+      : write.run(executor);
   }
+}
 
-  #validate(streamId: string, loaded: LoadedAggregate<S>, pending: readonly EventEnvelope[]) {
-    if (!this.#validator) return;
-    const { state } = foldEnvelopes(this.#aggregate, loaded, pending);
-    runValidator(this.#aggregate, streamId, this.#validator, state);
-  }
+/**
+ * The store, aggregate and validator of a repository, for planning its commits
+ * inside another unit of work (a session's transaction). Internal.
+ *
+ * @param repository The repository.
+ * @returns Its parts.
+ */
+export function aggregateParts<S>(repository: AggregateRepository<S>): AggregateParts<S> {
+  return partsOf(repository);
 }
