@@ -217,8 +217,8 @@ export class UpcasterRegistry {
 
   /**
    * The stored types whose events may read as one of `types` after upcasting
-   * (the types themselves plus every type renamed into them), for filtering
-   * stored rows before they are upcast. Internal to readers.
+   * (the types themselves plus every type renamed into them): what a reader
+   * filtering by type selects before upcasting (`readAll({ eventTypes })` does).
    *
    * @param types The types a reader wants.
    * @returns The stored types to select.
