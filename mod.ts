@@ -18,7 +18,20 @@
 export { Store, type StoreOptions } from "./src/store.ts";
 export { ERROR_CODES, type ErrorCode, isRillflowError, RillflowError } from "./src/errors.ts";
 export type { RillflowErrorOptions } from "./src/errors.ts";
-export type { Documents } from "./src/documents/documents.ts";
+export type { DocumentMetadata, Documents } from "./src/documents/documents.ts";
+export type { HistoryEntry } from "./src/documents/history.ts";
+export type { DocumentSession, SessionOptions } from "./src/documents/session.ts";
+export type { DocumentQuery } from "./src/query/document_query.ts";
+export { type ComparisonOperator, Predicate, type PredicateNode } from "./src/query/predicate.ts";
+export type { JsonPath } from "./src/query/paths.ts";
+export type { CompiledQuery } from "./src/query/compiled.ts";
+export {
+  type CollectionConfig,
+  DUPLICATED_FIELD_TYPES,
+  DuplicatedField,
+  type DuplicatedFieldType,
+  SchemaConfig,
+} from "./src/schema/schema_config.ts";
 export type { Events } from "./src/events/events.ts";
 export type { AppendOptions, AppendResult } from "./src/events/append.ts";
 export type { ReadAllOptions } from "./src/events/events.ts";
@@ -56,3 +69,6 @@ export type { Tx } from "./src/db/executor.ts";
 export type { SqlTag } from "./src/db/sql.ts";
 export { defineConfig, type RillflowConfig } from "./src/config.ts";
 export type { Projection } from "./src/projections/projection.ts";
+export type { Tenants, TenantStatus } from "./src/tenancy/tenants.ts";
+export type { ArchivedTable, ArchiveManifest } from "./src/tenancy/archive.ts";
+export { TENANT_NAME_PATTERN } from "./src/tenancy/tenant_name.ts";

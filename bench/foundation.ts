@@ -1,4 +1,4 @@
-/** Foundation workloads: appends and document inserts, beside the raw floor. */
+/** Foundation workloads: appends beside the raw floor (document workloads: documents.ts). */
 import { event, Expected } from "../mod.ts";
 import { timed, type Workload } from "./harness.ts";
 
@@ -51,31 +51,6 @@ export const foundationWorkloads: Workload[] = [
           await raw`insert into events (stream_id, stream_seq, type, data)
             select ${crypto.randomUUID()}, s, 'Ping', d::jsonb
               from unnest(${seqs}::int[], ${datas}::text[]) as t(s, d)`;
-        }
-      });
-    },
-  },
-  {
-    name: "document insert, one by one",
-    unit: "docs",
-    target: "≥ 0.9×",
-    rillflow: ({ store, scale }) => {
-      const n = N * scale;
-      const docs = store.docs();
-      return timed(n, async () => {
-        for (let i = 0; i < n; i++) {
-          await docs.put(crypto.randomUUID(), { email: `u${i}@x.io`, age: i % 90 });
-        }
-      });
-    },
-    floor: ({ raw, scale }) => {
-      const n = N * scale;
-      return timed(n, async () => {
-        for (let i = 0; i < n; i++) {
-          await raw`insert into docs (id, doc)
-                    values (${crypto.randomUUID()}, ${
-            JSON.stringify({ email: `u${i}@x.io`, age: i % 90 })
-          }::jsonb)`;
         }
       });
     },

@@ -6,8 +6,9 @@
  */
 import { runBench } from "./harness.ts";
 import { foundationWorkloads } from "./foundation.ts";
+import { documentWorkloads } from "./documents.ts";
 import { aggregateWorkloads } from "./aggregates.ts";
 
 if (import.meta.main) {
-  await runBench([...foundationWorkloads, ...aggregateWorkloads]);
+  await runBench([...foundationWorkloads, ...documentWorkloads, ...aggregateWorkloads]);
 }

@@ -39,11 +39,13 @@ export class StoreContext {
    * @param executor The database.
    * @param schema The schema holding Rillflow's tables.
    * @param settings Store-wide settings.
+   * @param tenant The tenant this context routes to (schema-per-tenant), or null.
    */
   constructor(
     readonly executor: Executor,
     readonly schema: string,
     readonly settings: StoreSettings,
+    readonly tenant: string | null = null,
   ) {}
 
   /**

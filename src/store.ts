@@ -10,10 +10,17 @@ import { validateIdentifier } from "./db/identifiers.ts";
 import { attachContext, contextOf, StoreContext } from "./_context.ts";
 import { SchemaManager } from "./schema/schema_manager.ts";
 import { Documents } from "./documents/documents.ts";
+import { DocumentSession, type SessionOptions } from "./documents/session.ts";
 import { Events } from "./events/events.ts";
 import type { StoreSettings } from "./_context.ts";
 import { UpcasterRegistry } from "./events/upcast_registry.ts";
 import { upcastHook } from "./events/upcast_apply.ts";
+import { RillflowError } from "./errors.ts";
+import { Tenants } from "./tenancy/tenants.ts";
+import { tenantSchema } from "./tenancy/tenant_name.ts";
+import { tenantExecutor } from "./tenancy/tenant_executor.ts";
+
+let routedContextOf: (store: Store) => StoreContext;
 
 /** Options of {@linkcode Store.connect}. */
 export interface StoreOptions {
@@ -25,6 +32,17 @@ export interface StoreOptions {
   connectTimeoutMs?: number;
   /** Apply pending migrations on connect (default: on for `pglite:` URLs, off for servers). */
   autoMigrate?: boolean;
+  /**
+   * Multi-tenancy. `"single"` (default): one schema. `"schema-per-tenant"`: each tenant in
+   * schema `tenant_<name>`; operations route to the tenant named by `forTenant(name)`,
+   * `session({ tenant })` or the resolver, per transaction.
+   */
+  tenancy?: {
+    /** The strategy. */
+    strategy: "single" | "schema-per-tenant";
+    /** Names the current tenant (for example from request-scoped storage). */
+    resolver?: () => string | undefined;
+  };
   /**
    * Upcasters applied on every read (streams, global reads, aggregates,
    * projections, subscriptions); new events built without an explicit version
@@ -49,6 +67,17 @@ function validateOptions(options: StoreOptions): void {
     throw new TypeError("Store options must be an object");
   }
   validateIdentifier(options.schema ?? "public", "schema");
+  const tenancy = options.tenancy;
+  if (
+    tenancy !== undefined &&
+    (tenancy === null || typeof tenancy !== "object" ||
+      !["single", "schema-per-tenant"].includes(tenancy.strategy) ||
+      (tenancy.resolver !== undefined && typeof tenancy.resolver !== "function"))
+  ) {
+    throw new TypeError(
+      `tenancy must be { strategy: "single" | "schema-per-tenant", resolver?: () => string | undefined }`,
+    );
+  }
   for (const key of ["maxConnections", "connectTimeoutMs"] as const) {
     const value = options[key];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
@@ -74,6 +103,17 @@ function settingsFor(options: StoreOptions, executor: Executor, schema: string):
   };
 }
 
+/** A store's settings for a view on another schema: the upcast hook reads there. */
+function settingsOnSchema(
+  settings: StoreSettings,
+  executor: Executor,
+  schema: string,
+): StoreSettings {
+  return settings.upcasters
+    ? { ...settings, upcast: upcastHook(settings.upcasters, executor, schema) }
+    : settings;
+}
+
 /**
  * A connected Rillflow store. Close it with `close()` or `await using`.
  *
@@ -88,10 +128,13 @@ function settingsFor(options: StoreOptions, executor: Executor, schema: string):
 export class Store {
   readonly #context: StoreContext;
   readonly #owner: boolean;
+  readonly #tenancy: Required<StoreOptions>["tenancy"];
+  readonly #tenantViews = new Map<string, Store>();
+  readonly #events: Events;
   /** Migration planning, sync and drift checks for this store's schema. */
   readonly schema: SchemaManager;
-  /** The event store. */
-  readonly events: Events;
+  /** Tenant provisioning and lifecycle (schema-per-tenant). */
+  readonly tenants: Tenants;
 
   /**
    * Internal: use {@linkcode Store.connect}.
@@ -99,12 +142,84 @@ export class Store {
    * @param context The shared context.
    * @param owner Whether closing this store closes the connections.
    */
-  protected constructor(context: StoreContext, owner: boolean) {
+  protected constructor(
+    context: StoreContext,
+    owner: boolean,
+    tenancy: Required<StoreOptions>["tenancy"] = { strategy: "single" },
+    tenants?: Tenants,
+  ) {
     this.#context = context;
     this.#owner = owner;
+    this.#tenancy = tenancy;
     attachContext(this, context);
     this.schema = new SchemaManager(context.executor, context.schema);
-    this.events = new Events(context);
+    this.tenants = tenants ?? new Tenants(context.executor);
+    this.#events = new Events(context);
+  }
+
+  /**
+   * The store the current call works on: itself, or under schema-per-tenant (when this
+   * is not already a tenant view) the view of the resolver's tenant.
+   */
+  #routed(): Store {
+    if (this.#tenancy.strategy === "single" || this.#context.tenant !== null) return this;
+    const tenant = this.#tenancy.resolver?.();
+    if (tenant === undefined || tenant === null || tenant === "") {
+      throw new RillflowError(
+        "TENANT_REQUIRED",
+        "This store is schema-per-tenant: name the tenant with forTenant(name), " +
+          "session({ tenant }) or a tenancy resolver",
+      );
+    }
+    return this.forTenant(tenant);
+  }
+
+  static {
+    routedContextOf = (store) => store.#routed().#context;
+  }
+
+  /** The event store (routed to the current tenant under schema-per-tenant). */
+  get events(): Events {
+    return this.#routed().#events;
+  }
+
+  /**
+   * A view of this store routed to one tenant's schema, sharing the connection pool.
+   * Every statement names the tenant's schema explicitly, so no pooled connection ever
+   * carries a tenant from one caller to the next. A tenant whose schema does not exist
+   * fails with `TENANT_NOT_FOUND` at the first operation (checked against the database,
+   * so tenants provisioned by other processes work at once).
+   *
+   * @param tenant The tenant name.
+   * @returns The tenant's view (cached).
+   * @throws {TypeError} When the name breaks the tenant name rule.
+   * @throws {RillflowError} `INVALID_INPUT` when the store is not schema-per-tenant.
+   */
+  forTenant(tenant: string): Store {
+    const schema = tenantSchema(tenant);
+    if (this.#tenancy.strategy !== "schema-per-tenant") {
+      throw new RillflowError(
+        "INVALID_INPUT",
+        `Cannot route to tenant "${tenant}": the store's tenancy strategy is "single"`,
+      );
+    }
+    if (this.#context.tenant !== null) {
+      return this.#context.tenant === tenant ? this : this.#root().forTenant(tenant);
+    }
+    let view = this.#tenantViews.get(tenant);
+    if (!view) {
+      const executor = tenantExecutor(this.#context.executor, tenant, schema);
+      const settings = settingsOnSchema(this.#context.settings, executor, schema);
+      const context = new StoreContext(executor, schema, settings, tenant);
+      view = new Store(context, false, this.#tenancy, this.tenants);
+      this.#tenantViews.set(tenant, view);
+      rootOf.set(view, this);
+    }
+    return view;
+  }
+
+  #root(): Store {
+    return rootOf.get(this) ?? this;
   }
 
   /**
@@ -124,9 +239,12 @@ export class Store {
     });
     const schema = options.schema ?? "public";
     const context = new StoreContext(executor, schema, settingsFor(options, executor, schema));
-    const store = new Store(context, true);
+    const tenancy = options.tenancy ?? { strategy: "single" as const };
+    const store = new Store(context, true, tenancy);
     try {
-      if (options.autoMigrate ?? executor.kind === "pglite") await store.schema.sync();
+      const migrate = options.autoMigrate ?? executor.kind === "pglite";
+      // Under schema-per-tenant the tables live in tenant schemas: tenants.ensure migrates them.
+      if (migrate && tenancy.strategy === "single") await store.schema.sync();
     } catch (error) {
       await executor.close();
       throw error;
@@ -142,7 +260,23 @@ export class Store {
    * @throws {TypeError} When the name breaks the identifier rule.
    */
   docs<T = Record<string, unknown>>(collection = "docs"): Documents<T> {
-    return new Documents<T>(this.#context, collection);
+    const routed = this.#routed();
+    return new Documents<T>(routed.#context, collection);
+  }
+
+  /**
+   * Starts a unit of work: loads through an identity map, writes staged until
+   * `saveChanges()`, which runs them in one transaction.
+   *
+   * @param options The tenant (schema-per-tenant), the session's user and event defaults
+   *   (over the store's `session` options).
+   * @returns A new session.
+   * @throws {RillflowError} `TENANT_REQUIRED` under schema-per-tenant when no tenant is named.
+   */
+  session(options: SessionOptions & { tenant?: string } = {}): DocumentSession {
+    const { tenant, ...rest } = options;
+    const routed = tenant === undefined ? this.#routed() : this.forTenant(tenant);
+    return new DocumentSession(routed.#context, rest);
   }
 
   /** Where the store points, without credentials. */
@@ -161,6 +295,22 @@ export class Store {
   }
 }
 
+const rootOf = new WeakMap<Store, Store>();
+
+/**
+ * The context a call on `store` works on: its own, or under schema-per-tenant
+ * the current tenant's (forTenant view or resolver). Internal, for parts that
+ * hold a store rather than a context (aggregate repositories, the snapshotter).
+ *
+ * @param store A connected store.
+ * @returns The routed context.
+ * @throws {RillflowError} `TENANT_REQUIRED` when no tenant can be named.
+ */
+export function routedContext(store: Store): StoreContext {
+  contextOf(store);
+  return routedContextOf(store);
+}
+
 /**
  * A second view of a store on another schema, sharing its connections.
  * Closing the view leaves the connections open. Internal (tests, tenancy).
@@ -177,9 +327,7 @@ export function storeOnSchema(store: Store, schema: string, options?: StoreOptio
   const { executor, settings } = contextOf(store);
   const viewSettings = options
     ? settingsFor(options, executor, schema)
-    : settings.upcasters
-    ? { ...settings, upcast: upcastHook(settings.upcasters, executor, schema) }
-    : settings;
+    : settingsOnSchema(settings, executor, schema);
   return new (Store as unknown as new (context: StoreContext, owner: boolean) => Store)(
     new StoreContext(executor, schema, viewSettings),
     false,

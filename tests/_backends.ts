@@ -103,3 +103,43 @@ export async function dropSchemaAndClose(store: Store): Promise<void> {
   await executor.query(`drop schema if exists "${schema}" cascade`);
   await store.close();
 }
+
+let pgliteTenantStore: Promise<Store> | undefined;
+
+/** The backends for schema-per-tenant tests: a store per backend, shared per file. */
+export function testTenancy(
+  name: string,
+  fn: (store: Store, tenant: () => string) => Promise<void>,
+  options: StoreOptions = {},
+): void {
+  for (const backend of BACKENDS) {
+    Deno.test({
+      name: `${name} [${backend.name}]`,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      async fn() {
+        const tenancy = { strategy: "schema-per-tenant" as const, ...options.tenancy };
+        const store = backend.name === "postgres"
+          ? await Store.connect(SERVER_URL!, { ...options, tenancy })
+          : options.tenancy
+          ? await Store.connect("pglite://memory", { ...options, tenancy })
+          : await (pgliteTenantStore ??= Store.connect("pglite://memory", { tenancy }));
+        const created: string[] = [];
+        const tenant = () => {
+          const t = `t${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+          created.push(t);
+          return t;
+        };
+        try {
+          await fn(store, tenant);
+        } finally {
+          const { executor } = contextOf(store);
+          for (const t of created) {
+            await executor.query(`drop schema if exists "tenant_${t}" cascade`);
+          }
+          if (backend.name === "postgres" || options.tenancy) await store.close();
+        }
+      },
+    });
+  }
+}

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { Store } from "../store.ts";
+import { Store, type StoreOptions } from "../store.ts";
 import { RillflowError } from "../errors.ts";
 import { loadConfig, type RillflowConfig } from "../config.ts";
 
@@ -65,17 +65,24 @@ export class CliContext {
     return loadConfig(this.globals(command).config ?? "rillflow.config.ts");
   }
 
+  /** Like {@linkcode withStore}, on a schema-per-tenant store (for tenant commands). */
+  withTenants<T>(command: Command, work: (store: Store) => Promise<T>): Promise<T> {
+    return this.withStore(command, work, undefined, { strategy: "schema-per-tenant" });
+  }
+
   /**
    * Connects with the global options, runs `work` and closes the store.
    *
    * @param command The running command.
    * @param work What to do with the store.
    * @param config A loaded config module, whose databaseUrl/schema apply when the flags are absent.
+   * @param tenancy The tenancy strategy to connect with.
    */
   async withStore<T>(
     command: Command,
     work: (store: Store) => Promise<T>,
     config?: RillflowConfig,
+    tenancy?: StoreOptions["tenancy"],
   ): Promise<T> {
     const options = this.globals(command);
     const schemaSource = command.getOptionValueSourceWithGlobals("schema");
@@ -85,6 +92,7 @@ export class CliContext {
     const store = await Store.connect(url, {
       schema,
       autoMigrate: false,
+      tenancy,
       upcasters: config?.upcasters,
     });
     try {

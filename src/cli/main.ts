@@ -8,6 +8,8 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { CliContext, type CliIo, EXIT, exitFor } from "./context.ts";
 import { registerSchemaCommands } from "./commands/schema.ts";
 import { registerHealthCommands } from "./commands/health.ts";
+import { registerTenantCommands } from "./commands/tenants.ts";
+import { registerDocsCommands } from "./commands/docs.ts";
 import { registerUpcasterCommands } from "./commands/upcasters.ts";
 import { registerSnapshotCommands } from "./commands/snapshots.ts";
 
@@ -32,6 +34,8 @@ function buildProgram(cli: CliContext): Command {
     .configureOutput({ writeOut: (s) => cli.io.out(s), writeErr: (s) => cli.io.err(s) });
   registerSchemaCommands(program, cli);
   registerHealthCommands(program, cli);
+  registerTenantCommands(program, cli);
+  registerDocsCommands(program, cli);
   registerUpcasterCommands(program, cli);
   registerSnapshotCommands(program, cli);
   for (const command of allCommands(program)) {

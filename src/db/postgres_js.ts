@@ -82,9 +82,17 @@ function txHandle(t: postgres.TransactionSql): InternalTx {
     script: (text) => mapped(async () => void await t.unsafe(text).simple()),
     copyIn: (table, columns, data) =>
       mapped(async () => {
-        const writable = await t.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`)
-          .writable();
-        await pipeline(Readable.from([data]), writable);
+        const query = t.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`);
+        // postgres.js 3.4.9 never settles a COPY's writable when the server rejects the rows
+        // (porsager/postgres#1173): the error only reaches the query's reject, after the query
+        // has resolved with the stream. Catch it there, or the transaction hangs forever.
+        const failed = Promise.withResolvers<never>();
+        failed.promise.catch(() => {});
+        const pending = query as unknown as { reject: (error: unknown) => void };
+        const reject = pending.reject;
+        pending.reject = (error) => (failed.reject(error), reject(error));
+        const writable = await query.writable();
+        await Promise.race([pipeline(Readable.from([data]), writable), failed.promise]);
       }),
   };
 }

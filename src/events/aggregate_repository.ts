@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { contextOf } from "../_context.ts";
-import type { Store } from "../store.ts";
+import { contextOf, type StoreContext } from "../_context.ts";
+import { routedContext, type Store } from "../store.ts";
 import { isRillflowError } from "../errors.ts";
 import { type Aggregate, assertAggregate, type LoadedAggregate } from "./aggregate.ts";
 import type { AggregateValidator } from "./aggregate_commit.ts";
@@ -36,7 +36,7 @@ export interface CommitAndSnapshotOptions extends AppendOptions {
   every: number;
 }
 
-let partsOf: <S>(repository: AggregateRepository<S>) => AggregateParts<S>;
+let partsOf: <S>(repository: AggregateRepository<S>, context?: StoreContext) => AggregateParts<S>;
 
 /** How often a validated `commit` with `Expected.any` reloads after losing a race. */
 const ANY_ATTEMPTS = 3;
@@ -65,10 +65,12 @@ const ANY_ATTEMPTS = 3;
  * ```
  */
 export class AggregateRepository<S> {
-  readonly #parts: AggregateParts<S>;
+  readonly #store: Store;
+  readonly #aggregate: Aggregate<S>;
+  readonly #validator?: AggregateValidator<S>;
 
   static {
-    partsOf = (repository) => repository.#parts;
+    partsOf = (repository, context) => repository.#parts(context);
   }
 
   /**
@@ -84,17 +86,24 @@ export class AggregateRepository<S> {
     aggregate: Aggregate<S>,
     options: AggregateRepositoryOptions<S> = {},
   ) {
-    const context = contextOf(store);
+    contextOf(store);
     assertAggregate(aggregate);
     if (options.validator !== undefined && typeof options.validator !== "function") {
       throw new TypeError("validator must be a function");
     }
-    this.#parts = Object.freeze({ context, aggregate, validator: options.validator });
+    this.#store = store;
+    this.#aggregate = aggregate;
+    this.#validator = options.validator;
+  }
+
+  /** Store, aggregate and validator, routed to the current tenant (per call). */
+  #parts(context: StoreContext = routedContext(this.#store)): AggregateParts<S> {
+    return { context, aggregate: this.#aggregate, validator: this.#validator };
   }
 
   /** The aggregate this repository folds. */
   get aggregate(): Aggregate<S> {
-    return this.#parts.aggregate;
+    return this.#aggregate;
   }
 
   /**
@@ -106,7 +115,7 @@ export class AggregateRepository<S> {
    * @throws {RillflowError} `UPCASTING_FAILED` when an event cannot be upcast.
    */
   load(streamId: string): Promise<LoadedAggregate<S>> {
-    return loadAggregate(this.#parts.context, this.#parts.aggregate, streamId, false);
+    return loadAggregate(routedContext(this.#store), this.#aggregate, streamId, false);
   }
 
   /**
@@ -118,7 +127,7 @@ export class AggregateRepository<S> {
    * @throws {TypeError} For a malformed stream id.
    */
   loadWithSnapshot(streamId: string): Promise<LoadedAggregate<S>> {
-    return loadAggregate(this.#parts.context, this.#parts.aggregate, streamId, true);
+    return loadAggregate(routedContext(this.#store), this.#aggregate, streamId, true);
   }
 
   /**
@@ -142,12 +151,13 @@ export class AggregateRepository<S> {
     events: readonly NewEvent[],
     options: AppendOptions = {},
   ): Promise<AppendResult> {
+    const parts = this.#parts();
     for (let attempt = 1;; attempt++) {
-      const write = await planCommit(this.#parts, streamId, expected, events, options);
+      const write = await planCommit(parts, streamId, expected, events, options);
       try {
-        return await this.#write(write);
+        return await this.#write(parts, write);
       } catch (error) {
-        const retry = this.#parts.validator !== undefined && expected.kind === "any" &&
+        const retry = this.#validator !== undefined && expected.kind === "any" &&
           attempt < ANY_ATTEMPTS && isRillflowError(error, "CONCURRENCY_CONFLICT");
         if (!retry) throw error;
       }
@@ -172,7 +182,8 @@ export class AggregateRepository<S> {
     events: readonly NewEvent[],
     options: AppendOptions = {},
   ): Promise<AppendResult> {
-    return this.#write(await planCommitFor(this.#parts, streamId, loaded, events, options));
+    const parts = this.#parts();
+    return this.#write(parts, await planCommitFor(parts, streamId, loaded, events, options));
   }
 
   /**
@@ -198,11 +209,13 @@ export class AggregateRepository<S> {
     if (!Number.isSafeInteger(every) || every < 1) {
       throw new RangeError(`every must be a positive integer, got ${every}`);
     }
-    return this.#write(await planCommitFor(this.#parts, streamId, loaded, events, options, every));
+    const parts = this.#parts();
+    const write = await planCommitFor(parts, streamId, loaded, events, options, every);
+    return this.#write(parts, write);
   }
 
-  #write(write: AggregateWrite): Promise<AppendResult> {
-    const { executor } = this.#parts.context;
+  #write(parts: AggregateParts<S>, write: AggregateWrite): Promise<AppendResult> {
+    const { executor } = parts.context;
     return write.needsTransaction
       ? executor.transaction((tx) => write.run(tx))
       : write.run(executor);
@@ -214,8 +227,13 @@ export class AggregateRepository<S> {
  * inside another unit of work (a session's transaction). Internal.
  *
  * @param repository The repository.
+ * @param context The unit of work's context (a session's tenant); the
+ *   repository's store, routed to the current tenant, by default.
  * @returns Its parts.
  */
-export function aggregateParts<S>(repository: AggregateRepository<S>): AggregateParts<S> {
-  return partsOf(repository);
+export function aggregateParts<S>(
+  repository: AggregateRepository<S>,
+  context?: StoreContext,
+): AggregateParts<S> {
+  return partsOf(repository, context);
 }

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { contextOf, type StoreContext } from "../_context.ts";
+import type { StoreContext } from "../_context.ts";
 import { isRillflowError } from "../errors.ts";
-import type { Store } from "../store.ts";
+import { routedContext, type Store } from "../store.ts";
 import { type Aggregate, assertAggregate } from "./aggregate.ts";
 import { loadAggregate } from "./aggregate_load.ts";
 import { schemaVersionOf, snapshotJson, writeSnapshot } from "./snapshot_store.ts";
@@ -124,11 +124,14 @@ export class Snapshotter {
   /**
    * Creates a snapshotter.
    *
-   * @param store A connected store.
+   * @param store A connected store (under schema-per-tenant: a tenant's view, or a
+   *   store whose resolver names the tenant now).
    * @param aggregates The aggregates whose streams to compact (unique names).
    * @param options Threshold, batch size and a progress callback.
    * @throws {TypeError} For a malformed aggregate or a duplicate name.
    * @throws {RangeError} For a threshold or batch that is not a positive integer.
+   * @throws {RillflowError} `TENANT_REQUIRED` when the store is schema-per-tenant and
+   *   names no tenant.
    */
   constructor(
     store: Store,
@@ -136,7 +139,7 @@ export class Snapshotter {
     aggregates: readonly Aggregate<any>[],
     options: SnapshotterOptions = {},
   ) {
-    this.#context = contextOf(store);
+    this.#context = routedContext(store);
     if (!Array.isArray(aggregates)) throw new TypeError("aggregates must be an array");
     const names = new Set<string>();
     for (const aggregate of aggregates) {

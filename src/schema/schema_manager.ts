@@ -12,6 +12,8 @@ import { qualify, quoteIdent } from "../db/identifiers.ts";
 import { RillflowError } from "../errors.ts";
 import { checksumOf, type Migration, MIGRATIONS } from "./migrations.ts";
 import { type CatalogDifference, diffCatalogs, readCatalog } from "./catalog.ts";
+import type { SchemaConfig } from "./schema_config.ts";
+import { applySchemaConfig, duplicatedFieldObjects } from "../documents/duplicated_fields.ts";
 
 /** The ledger table's name, inside the target schema. */
 export const LEDGER_TABLE = "rillflow_migrations";
@@ -111,9 +113,13 @@ export class SchemaManager {
    * apply each migration exactly once. An applied
    * migration whose file has changed is never re-run: it shows in {@linkcode drift}.
    *
+   * With a config, then creates its collections, duplicated fields (column,
+   * trigger, index, batched backfill), search languages and history tables.
+   *
+   * @param config Collections and duplicated fields to set up.
    * @returns The migrations this call applied.
    */
-  async sync(): Promise<MigrationRef[]> {
+  async sync(config?: SchemaConfig): Promise<MigrationRef[]> {
     await this.#executor.transaction(async (tx) => {
       await this.#lock(tx);
       await tx.query(`create schema if not exists ${quoteIdent(this.schemaName)}`);
@@ -138,6 +144,7 @@ export class SchemaManager {
       }, { searchPath: quoteIdent(this.schemaName) });
       if (ran) applied.push({ version: migration.version, name: migration.name });
     }
+    if (config) await applySchemaConfig(this.#executor, this.schemaName, config);
     return applied;
   }
 
@@ -181,6 +188,8 @@ export class SchemaManager {
    * migrations) and the catalog with what the applied migrations create
    * (missing, extra or altered tables, columns and indexes).
    *
+   * Columns and indexes of registered duplicated fields are expected, not drift.
+   *
    * @param ignore Columns (`table.column`) and indexes allowed beyond the migrations.
    * @returns The report; `ok` is `true` when nothing differs.
    */
@@ -214,7 +223,11 @@ export class SchemaManager {
       const expected = await this.#expectedCatalog(applied);
       const actual = await readCatalog(this.#executor, this.schemaName);
       actual.tables.delete(LEDGER_TABLE);
-      for (const difference of diffCatalogs(expected, actual, ignore)) items.push(difference);
+      const allowed = new Set([
+        ...ignore,
+        ...await duplicatedFieldObjects(this.#executor, this.schemaName),
+      ]);
+      for (const difference of diffCatalogs(expected, actual, allowed)) items.push(difference);
     }
     return { schema: this.schemaName, ok: items.length === 0, items };
   }

@@ -6,6 +6,8 @@
 import type { Command } from "commander";
 import { type CliContext, UsageError } from "../context.ts";
 import type { MigrationRef } from "../../schema/schema_manager.ts";
+import { archiveSchema } from "../../tenancy/archive.ts";
+import { contextOf } from "../../_context.ts";
 
 const label = (m: MigrationRef) => `${String(m.version).padStart(4, "0")}_${m.name}`;
 
@@ -74,5 +76,23 @@ export function registerSchemaCommands(program: Command, cli: CliContext): void 
           ]
             .join("\n"),
       );
+    });
+
+  program.command("schema-archive")
+    .description(
+      "write every table of the schema as JSON Lines with a manifest (restorable into a tenant)",
+    )
+    .requiredOption("--output <dir>", "directory to write")
+    .action(async (options: { output: string }, command: Command) => {
+      const { schema } = cli.globals(command);
+      const manifest = await cli.withStore(
+        command,
+        (store) => archiveSchema(contextOf(store).executor, schema, schema, options.output),
+      );
+      cli.print(command, manifest, () =>
+        [
+          `Archived schema "${schema}" to ${options.output}:`,
+          ...manifest.tables.map((t) => `  ${t.name}: ${t.rows} row(s)`),
+        ].join("\n"));
     });
 }

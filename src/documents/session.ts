@@ -1,0 +1,239 @@
+/**
+ * {@linkcode DocumentSession}: a unit of work with an identity map. Changes
+ * are staged in memory and written by `saveChanges()` in one transaction.
+ *
+ * @module
+ */
+import type { StoreContext } from "../_context.ts";
+import type { InternalTx } from "../db/executor.ts";
+import { assertUuid } from "../ids.ts";
+import { validateCollectionName } from "./collection_name.ts";
+import { type CollectionInfo, ensureCollection } from "./collection.ts";
+import { deleteDocument, documentJson, putDocument } from "./writes.ts";
+
+/** Options of `store.session(options)`. */
+export interface SessionOptions {
+  /** Who makes the changes: stored in `created_by` / `last_modified_by`. */
+  user?: string;
+  /** Headers for events the session appends, merged over the store's `session.headers`. */
+  headers?: Record<string, unknown>;
+  /** Causation id for events the session appends (default: the store's). */
+  causationId?: string;
+  /** Correlation id for events the session appends (default: the store's). */
+  correlationId?: string;
+}
+
+/** One change staged by a session, run in `saveChanges()`'s transaction. */
+export interface StagedOperation {
+  /** Work done before the transaction starts (such as creating a collection's table). */
+  prepare?(): Promise<void>;
+  /** Runs the change with the transaction's handle. */
+  execute(tx: InternalTx): Promise<void>;
+  /** Called once the transaction has committed. */
+  committed?(): void;
+}
+
+/** What the session knows of a document: `version` 0 = known not to exist, undefined = not loaded. */
+interface Entry {
+  doc: unknown;
+  version: number | undefined;
+}
+
+const keyOf = (collection: string, id: string) => `${collection}/${id.toLowerCase()}`;
+
+/**
+ * A unit of work: loads go through an identity map (the same object comes
+ * back for the same document), writes are staged and `saveChanges()` runs
+ * them in one transaction, all or nothing, checking each stored document
+ * against the version the session loaded. On failure nothing is lost: fix
+ * the cause (for a conflict, {@linkcode DocumentSession.refresh} and store
+ * again) and call `saveChanges()` again.
+ *
+ * @example Change two documents atomically
+ * ```ts
+ * import { Store } from "@rillflow/rillflow";
+ *
+ * await using store = await Store.connect("pglite://memory");
+ * const session = store.session({ user: "alice" });
+ * const account = await session.load<{ balance: number }>("accounts", crypto.randomUUID());
+ * console.log(account); // null: not there yet
+ * session.store("accounts", crypto.randomUUID(), { balance: 10 });
+ * await session.saveChanges();
+ * ```
+ */
+export class DocumentSession {
+  readonly #context: StoreContext;
+  readonly #identity = new Map<string, Entry>();
+  readonly #loading = new Map<string, Promise<unknown>>();
+  #staged: { key: string | null; operation: StagedOperation }[] = [];
+  /** Who makes the changes, or null. */
+  readonly user: string | null;
+  /** Headers for appended events: the store's, then the session's. */
+  readonly headers: Readonly<Record<string, unknown>>;
+  /** Causation id for appended events, or null. */
+  readonly causationId: string | null;
+  /** Correlation id for appended events, or null. */
+  readonly correlationId: string | null;
+
+  /**
+   * Created by the store; use `store.session(options)`.
+   *
+   * @param context The store's context.
+   * @param options The session's user and event defaults.
+   */
+  constructor(context: StoreContext, options: SessionOptions = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("Session options must be an object");
+    }
+    if (options.user !== undefined && typeof options.user !== "string") {
+      throw new TypeError("A session user must be a string");
+    }
+    this.#context = context;
+    this.user = options.user ?? null;
+    this.headers = Object.freeze({ ...context.settings.sessionHeaders, ...options.headers });
+    this.causationId = options.causationId ?? context.settings.causationId ?? null;
+    this.correlationId = options.correlationId ?? context.settings.correlationId ?? null;
+  }
+
+  /** How many changes are staged and not yet saved. */
+  get pendingChanges(): number {
+    return this.#staged.length;
+  }
+
+  /**
+   * Loads a document; a second load of the same document returns the same
+   * object (also one given to `store`) without a round trip.
+   *
+   * @param collection The collection.
+   * @param id The document id.
+   * @returns The document, or null when it does not exist (or was deleted in this session).
+   */
+  load<T>(collection: string, id: string): Promise<T | null> {
+    const key = this.#key(collection, id);
+    const entry = this.#identity.get(key);
+    if (entry) return Promise.resolve(entry.doc as T | null);
+    let loading = this.#loading.get(key);
+    if (!loading) {
+      loading = this.#read(collection, id, key).finally(() => this.#loading.delete(key));
+      this.#loading.set(key, loading);
+    }
+    return loading as Promise<T | null>;
+  }
+
+  /**
+   * Reloads a document from the database, replacing what the session holds
+   * and dropping a change staged for it (after a conflict: reapply and store again).
+   *
+   * @param collection The collection.
+   * @param id The document id.
+   * @returns The stored document, or null.
+   */
+  refresh<T>(collection: string, id: string): Promise<T | null> {
+    const key = this.#key(collection, id);
+    this.#identity.delete(key);
+    this.#staged = this.#staged.filter((s) => s.key !== key);
+    return this.load<T>(collection, id);
+  }
+
+  async #read(collection: string, id: string, key: string): Promise<unknown> {
+    const info = await ensureCollection(this.#context, collection);
+    const [row] = await this.#context.executor.query<{ doc: unknown; version: number }>(
+      `select doc, version from ${info.table} where id = $1 and deleted_at is null`,
+      [id],
+    );
+    const entry = this.#identity.get(key) ?? { doc: row?.doc ?? null, version: row?.version ?? 0 };
+    this.#identity.set(key, entry);
+    return entry.doc;
+  }
+
+  /**
+   * Stages an insert or replacement. A loaded document must still be at the
+   * version loaded (0 when it was loaded as missing); one not loaded is upserted.
+   *
+   * @param collection The collection.
+   * @param id The document id.
+   * @param doc The document; serialised when `saveChanges()` runs.
+   * @throws {TypeError} For an invalid collection, id or document.
+   */
+  store<T>(collection: string, id: string, doc: T): void {
+    const key = this.#key(collection, id);
+    documentJson(doc);
+    const entry = this.#identity.get(key) ?? { doc, version: undefined };
+    entry.doc = doc;
+    this.#identity.set(key, entry);
+    let info: CollectionInfo;
+    let written = 0;
+    this.#stage(key, {
+      prepare: async () => void (info = await ensureCollection(this.#context, collection)),
+      execute: async (tx) => {
+        written = await putDocument(
+          tx,
+          info,
+          id,
+          documentJson(entry.doc),
+          entry.version,
+          this.user,
+        );
+      },
+      committed: () => void (entry.version = written),
+    });
+  }
+
+  /**
+   * Stages a delete, checked against the version loaded when the document was loaded.
+   *
+   * @param collection The collection.
+   * @param id The document id.
+   * @throws {TypeError} For an invalid collection or id.
+   */
+  delete(collection: string, id: string): void {
+    const key = this.#key(collection, id);
+    const entry = this.#identity.get(key) ?? { doc: null, version: undefined };
+    this.#identity.set(key, entry);
+    if (entry.version === 0) {
+      // Never stored: dropping its staged insert is the whole delete.
+      this.#staged = this.#staged.filter((s) => s.key !== key);
+      entry.doc = null;
+      return;
+    }
+    const expected = entry.version ?? null;
+    entry.doc = null;
+    let info: CollectionInfo;
+    this.#stage(key, {
+      prepare: async () => void (info = await ensureCollection(this.#context, collection)),
+      execute: (tx) => deleteDocument(tx, info, id, expected),
+      committed: () => void (entry.version = 0),
+    });
+  }
+
+  /**
+   * Writes every staged change in one transaction. On success the session's
+   * versions move on; on failure nothing is written, every change stays
+   * staged and the error is thrown.
+   *
+   * @throws {RillflowError} The first failing change's error (`DOCUMENT_VERSION_CONFLICT`, …).
+   */
+  async saveChanges(): Promise<void> {
+    const batch = [...this.#staged];
+    if (batch.length === 0) return;
+    for (const { operation } of batch) await operation.prepare?.();
+    await this.#context.executor.transaction(async (tx) => {
+      for (const { operation } of batch) await operation.execute(tx);
+    });
+    this.#staged = this.#staged.filter((s) => !batch.includes(s));
+    for (const { operation } of batch) operation.committed?.();
+  }
+
+  #stage(key: string | null, operation: StagedOperation): void {
+    const staged = { key, operation };
+    const index = key === null ? -1 : this.#staged.findIndex((s) => s.key === key);
+    if (index >= 0) this.#staged[index] = staged;
+    else this.#staged.push(staged);
+  }
+
+  #key(collection: string, id: string): string {
+    validateCollectionName(collection);
+    assertUuid(id, "document id");
+    return keyOf(collection, id);
+  }
+}
