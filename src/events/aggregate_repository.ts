@@ -43,7 +43,9 @@ const ANY_ATTEMPTS = 3;
 
 /**
  * Loads and commits one aggregate type. Streams it creates are recorded as
- * the aggregate's, for the {@linkcode Snapshotter}.
+ * the aggregate's, for the {@linkcode Snapshotter}. Under schema-per-tenant,
+ * every call works in the current tenant's schema (the store's `forTenant`
+ * view, or its tenancy resolver at the time of the call).
  *
  * @example Load, decide, commit
  * ```ts
