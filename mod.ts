@@ -39,6 +39,29 @@ export type { BlockingBackend, Watermark } from "./src/events/watermark.ts";
 export { Expected, type ExpectedVersion } from "./src/events/expected.ts";
 export { event, type NewEvent } from "./src/events/new_event.ts";
 export type { EventEnvelope } from "./src/events/envelope.ts";
+export {
+  type AsyncUpcaster,
+  defineUpcaster,
+  type ReadOnlyDb,
+  type Upcaster,
+  type UpcasterDescriptor,
+} from "./src/events/upcaster.ts";
+export { type EventShape, UpcasterRegistry } from "./src/events/upcast_registry.ts";
+export type { Aggregate, LoadedAggregate } from "./src/events/aggregate.ts";
+export type { AggregateValidator } from "./src/events/aggregate_commit.ts";
+export {
+  AggregateRepository,
+  type AggregateRepositoryOptions,
+  type CommitAndSnapshotOptions,
+} from "./src/events/aggregate_repository.ts";
+export {
+  type SnapshotFailure,
+  Snapshotter,
+  type SnapshotterOptions,
+  type SnapshotterProgress,
+  type SnapshotterSummary,
+  type SnapshotterTick,
+} from "./src/events/snapshotter.ts";
 export type { SchemaManager } from "./src/schema/schema_manager.ts";
 export type { DriftItem, DriftReport, MigrationRef } from "./src/schema/schema_manager.ts";
 export type { CatalogDifference } from "./src/schema/catalog.ts";

@@ -7,7 +7,8 @@
 import { runBench } from "./harness.ts";
 import { foundationWorkloads } from "./foundation.ts";
 import { documentWorkloads } from "./documents.ts";
+import { aggregateWorkloads } from "./aggregates.ts";
 
 if (import.meta.main) {
-  await runBench([...foundationWorkloads, ...documentWorkloads]);
+  await runBench([...foundationWorkloads, ...documentWorkloads, ...aggregateWorkloads]);
 }

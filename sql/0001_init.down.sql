@@ -3,6 +3,7 @@ drop table if exists subscription_groups;
 drop table if exists subscriptions;
 drop table if exists projection_dead_letters;
 drop table if exists projections;
+drop table if exists aggregate_streams;
 drop table if exists snapshots;
 drop table if exists stream_aliases;
 drop table if exists idempotency_keys;

@@ -348,10 +348,20 @@ create table snapshots (
   stream_id uuid not null,
   aggregate text not null,
   schema_version integer not null default 1,
-  stream_version integer not null,
+  stream_version integer not null check (stream_version > 0),
   state jsonb not null,
   created_at timestamptz not null default now(),
   primary key (stream_id, aggregate)
+);
+
+-- The streams an aggregate repository created, so the snapshotter knows which
+-- aggregate folds which stream. Kept apart from streams: plain appends never
+-- pay for it.
+create table aggregate_streams (
+  aggregate text not null,
+  stream_id uuid not null,
+  registered_at timestamptz not null default now(),
+  primary key (aggregate, stream_id)
 );
 
 -- Projection daemon bookkeeping: checkpoint, lease with fencing token,

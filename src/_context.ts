@@ -6,6 +6,7 @@
  */
 import type { Executor } from "./db/executor.ts";
 import type { EventEnvelope } from "./events/envelope.ts";
+import type { UpcasterRegistry } from "./events/upcast_registry.ts";
 import { qualify } from "./db/identifiers.ts";
 
 /** Resolved store-wide settings that parts read. */
@@ -24,6 +25,12 @@ export interface StoreSettings {
    * through it. The identity unless upcasters are configured.
    */
   readonly upcast: (envelopes: EventEnvelope[]) => Promise<EventEnvelope[]>;
+  /**
+   * The registry behind `upcast`, when configured: appends read the current
+   * version of a type from it, and readers filtering by type select the stored
+   * types renamed into the wanted ones (`storedTypesFor`).
+   */
+  readonly upcasters?: UpcasterRegistry;
 }
 
 /** The shared context of one store (or one tenant view of it). */

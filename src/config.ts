@@ -5,6 +5,8 @@
  * @module
  */
 import { validateIdentifier } from "./db/identifiers.ts";
+import { type Aggregate, assertAggregate } from "./events/aggregate.ts";
+import { UpcasterRegistry } from "./events/upcast_registry.ts";
 
 /** What a config module declares. Parts add their own fields (projections, upcasters, …). */
 export interface RillflowConfig {
@@ -12,6 +14,11 @@ export interface RillflowConfig {
   databaseUrl?: string;
   /** The schema; `--schema` takes precedence. */
   schema?: string;
+  /** The upcasters (`rillflow upcasters list|path`; stores the CLI opens apply them). */
+  upcasters?: UpcasterRegistry;
+  /** The aggregates whose streams `rillflow snapshots …` compacts. */
+  // deno-lint-ignore no-explicit-any -- each aggregate has its own state type
+  aggregates?: readonly Aggregate<any>[];
 }
 
 /**
@@ -33,6 +40,15 @@ export function defineConfig<C extends RillflowConfig>(config: C): C {
     throw new TypeError("defineConfig() takes an object");
   }
   if (config.schema !== undefined) validateIdentifier(config.schema, "schema");
+  if (config.upcasters !== undefined && !(config.upcasters instanceof UpcasterRegistry)) {
+    throw new TypeError("Config upcasters must be an UpcasterRegistry");
+  }
+  if (config.aggregates !== undefined) {
+    if (!Array.isArray(config.aggregates)) {
+      throw new TypeError("Config aggregates must be an array of aggregates");
+    }
+    config.aggregates.forEach(assertAggregate);
+  }
   return config;
 }
 

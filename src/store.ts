@@ -12,10 +12,15 @@ import { SchemaManager } from "./schema/schema_manager.ts";
 import { Documents } from "./documents/documents.ts";
 import { DocumentSession, type SessionOptions } from "./documents/session.ts";
 import { Events } from "./events/events.ts";
+import type { StoreSettings } from "./_context.ts";
+import { UpcasterRegistry } from "./events/upcast_registry.ts";
+import { upcastHook } from "./events/upcast_apply.ts";
 import { RillflowError } from "./errors.ts";
 import { Tenants } from "./tenancy/tenants.ts";
 import { tenantSchema } from "./tenancy/tenant_name.ts";
 import { tenantExecutor } from "./tenancy/tenant_executor.ts";
+
+let routedContextOf: (store: Store) => StoreContext;
 
 /** Options of {@linkcode Store.connect}. */
 export interface StoreOptions {
@@ -38,6 +43,12 @@ export interface StoreOptions {
     /** Names the current tenant (for example from request-scoped storage). */
     resolver?: () => string | undefined;
   };
+  /**
+   * Upcasters applied on every read (streams, global reads, aggregates,
+   * projections, subscriptions); new events built without an explicit version
+   * are stored with their type's current version.
+   */
+  upcasters?: UpcasterRegistry;
   /** Defaults applied to appends and sessions. */
   session?: {
     /** Headers merged into every appended event. */
@@ -73,6 +84,34 @@ function validateOptions(options: StoreOptions): void {
       throw new RangeError(`${key} must be a positive integer, got ${value}`);
     }
   }
+  if (options.upcasters !== undefined && !(options.upcasters instanceof UpcasterRegistry)) {
+    throw new TypeError("upcasters must be an UpcasterRegistry");
+  }
+}
+
+function settingsFor(options: StoreOptions, executor: Executor, schema: string): StoreSettings {
+  const upcasters = options.upcasters;
+  return {
+    sessionHeaders: { ...options.session?.headers },
+    causationId: options.session?.causationId,
+    correlationId: options.session?.correlationId,
+    advisoryLocks: options.session?.advisoryLocks ?? false,
+    upcast: upcasters
+      ? upcastHook(upcasters, executor, schema)
+      : (envelopes) => Promise.resolve(envelopes),
+    upcasters,
+  };
+}
+
+/** A store's settings for a view on another schema: the upcast hook reads there. */
+function settingsOnSchema(
+  settings: StoreSettings,
+  executor: Executor,
+  schema: string,
+): StoreSettings {
+  return settings.upcasters
+    ? { ...settings, upcast: upcastHook(settings.upcasters, executor, schema) }
+    : settings;
 }
 
 /**
@@ -135,6 +174,10 @@ export class Store {
     return this.forTenant(tenant);
   }
 
+  static {
+    routedContextOf = (store) => store.#routed().#context;
+  }
+
   /** The event store (routed to the current tenant under schema-per-tenant). */
   get events(): Events {
     return this.#routed().#events;
@@ -166,7 +209,8 @@ export class Store {
     let view = this.#tenantViews.get(tenant);
     if (!view) {
       const executor = tenantExecutor(this.#context.executor, tenant, schema);
-      const context = new StoreContext(executor, schema, this.#context.settings, tenant);
+      const settings = settingsOnSchema(this.#context.settings, executor, schema);
+      const context = new StoreContext(executor, schema, settings, tenant);
       view = new Store(context, false, this.#tenancy, this.tenants);
       this.#tenantViews.set(tenant, view);
       rootOf.set(view, this);
@@ -193,13 +237,8 @@ export class Store {
       maxConnections: options.maxConnections,
       connectTimeoutMs: options.connectTimeoutMs,
     });
-    const context = new StoreContext(executor, options.schema ?? "public", {
-      sessionHeaders: { ...options.session?.headers },
-      causationId: options.session?.causationId,
-      correlationId: options.session?.correlationId,
-      advisoryLocks: options.session?.advisoryLocks ?? false,
-      upcast: (envelopes) => Promise.resolve(envelopes),
-    });
+    const schema = options.schema ?? "public";
+    const context = new StoreContext(executor, schema, settingsFor(options, executor, schema));
     const tenancy = options.tenancy ?? { strategy: "single" as const };
     const store = new Store(context, true, tenancy);
     try {
@@ -259,18 +298,38 @@ export class Store {
 const rootOf = new WeakMap<Store, Store>();
 
 /**
+ * The context a call on `store` works on: its own, or under schema-per-tenant
+ * the current tenant's (forTenant view or resolver). Internal, for parts that
+ * hold a store rather than a context (aggregate repositories, the snapshotter).
+ *
+ * @param store A connected store.
+ * @returns The routed context.
+ * @throws {RillflowError} `TENANT_REQUIRED` when no tenant can be named.
+ */
+export function routedContext(store: Store): StoreContext {
+  contextOf(store);
+  return routedContextOf(store);
+}
+
+/**
  * A second view of a store on another schema, sharing its connections.
  * Closing the view leaves the connections open. Internal (tests, tenancy).
  *
  * @param store The store whose connections to share.
  * @param schema The other schema.
+ * @param options Settings for the view (session defaults, upcasters); the
+ *   store's own settings when omitted.
  * @returns A store on that schema.
  */
-export function storeOnSchema(store: Store, schema: string): Store {
+export function storeOnSchema(store: Store, schema: string, options?: StoreOptions): Store {
   validateIdentifier(schema, "schema");
-  const base = contextOf(store);
+  if (options) validateOptions(options);
+  const { executor, settings } = contextOf(store);
+  const viewSettings = options
+    ? settingsFor(options, executor, schema)
+    : settingsOnSchema(settings, executor, schema);
   return new (Store as unknown as new (context: StoreContext, owner: boolean) => Store)(
-    new StoreContext(base.executor, schema, base.settings),
+    new StoreContext(executor, schema, viewSettings),
     false,
   );
 }

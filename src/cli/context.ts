@@ -20,6 +20,8 @@ export interface CliIo {
   err(text: string): void;
   /** The environment (for `DATABASE_URL`). */
   env(name: string): string | undefined;
+  /** Whether standard error is a terminal (progress is shown only then). */
+  errIsTerminal?(): boolean;
 }
 
 /** The global options every command accepts. */
@@ -87,7 +89,12 @@ export class CliContext {
     const schema = schemaSource === "default" && config?.schema ? config.schema : options.schema;
     const url = options.databaseUrl ?? this.io.env("DATABASE_URL") ?? config?.databaseUrl;
     if (!url) throw new UsageError("No database: pass --database-url URL or set DATABASE_URL");
-    const store = await Store.connect(url, { schema, autoMigrate: false, tenancy });
+    const store = await Store.connect(url, {
+      schema,
+      autoMigrate: false,
+      tenancy,
+      upcasters: config?.upcasters,
+    });
     try {
       return await work(store);
     } finally {

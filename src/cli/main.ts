@@ -10,11 +10,14 @@ import { registerSchemaCommands } from "./commands/schema.ts";
 import { registerHealthCommands } from "./commands/health.ts";
 import { registerTenantCommands } from "./commands/tenants.ts";
 import { registerDocsCommands } from "./commands/docs.ts";
+import { registerUpcasterCommands } from "./commands/upcasters.ts";
+import { registerSnapshotCommands } from "./commands/snapshots.ts";
 
 const defaultIo: CliIo = {
   out: (text) => void Deno.stdout.writeSync(new TextEncoder().encode(text)),
   err: (text) => void Deno.stderr.writeSync(new TextEncoder().encode(text)),
   env: (name) => Deno.env.get(name),
+  errIsTerminal: () => Deno.stderr.isTerminal(),
 };
 
 function buildProgram(cli: CliContext): Command {
@@ -33,6 +36,8 @@ function buildProgram(cli: CliContext): Command {
   registerHealthCommands(program, cli);
   registerTenantCommands(program, cli);
   registerDocsCommands(program, cli);
+  registerUpcasterCommands(program, cli);
+  registerSnapshotCommands(program, cli);
   for (const command of allCommands(program)) {
     command.exitOverride().configureOutput({
       writeOut: (s) => cli.io.out(s),

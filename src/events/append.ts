@@ -68,7 +68,9 @@ export function prepareAppend(
     return e.type;
   });
   const datas = events.map((e) => serializeEventData(e.type, e.data));
-  const versions = events.map((e) => e.version ?? 1);
+  const versions = events.map((e) =>
+    e.version ?? context.settings.upcasters?.currentVersion(e.type) ?? 1
+  );
   const headers = JSON.stringify({ ...context.settings.sessionHeaders, ...options.headers });
   const insertable = expected.kind === "any" || expected.kind === "noStream" ||
     (expected.kind === "exact" && expected.version === 0);

@@ -30,6 +30,11 @@ function nonNegativeInteger(value: number | undefined, name: string, fallback: n
   return result;
 }
 
+/** The stored types to select for `types`: renamed legacy types included. */
+function storedTypes(context: StoreContext, types: string[]): readonly string[] {
+  return context.settings.upcasters?.storedTypesFor(types) ?? types;
+}
+
 /**
  * The event store of a {@linkcode Store}, reached as `store.events`.
  *
@@ -139,9 +144,10 @@ export class Events {
       `select ${ENVELOPE_COLUMNS} from ${this.#context.table("events")}
         where global_seq > $1 and global_seq <= $2 and ($3::text[] is null or type = any($3::text[]))
         order by global_seq limit $4`,
-      [after, position, types ?? null, limit],
+      [after, position, types ? storedTypes(this.#context, types) : null, limit],
     );
-    return this.#context.settings.upcast(rows.map(toEnvelope));
+    const envelopes = await this.#context.settings.upcast(rows.map(toEnvelope));
+    return types ? envelopes.filter((e) => types.includes(e.type)) : envelopes;
   }
 
   /**

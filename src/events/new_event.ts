@@ -10,8 +10,11 @@ export interface NewEvent<D = unknown> {
   readonly type: string;
   /** The event's data, JSON-serialisable. */
   readonly data: D;
-  /** The schema version of `data` (1 unless given). */
-  readonly version: number;
+  /**
+   * The schema version of `data`. When omitted, the append stores the current
+   * version of the type in the store's upcaster registry (1 without one).
+   */
+  readonly version?: number;
 }
 
 /**
@@ -22,12 +25,14 @@ export interface NewEvent<D = unknown> {
  * import { event } from "@rillflow/rillflow";
  *
  * const placed = event("OrderPlaced", { orderId: 42 });
- * console.log(placed.version); // 1
+ * const legacy = event("OrderPlaced", { id: 42 }, { version: 1 });
+ * console.log(placed.version, legacy.version); // undefined 1
  * ```
  *
  * @param type The event type (non-empty).
  * @param data The event's data.
- * @param options The data's schema version.
+ * @param options The data's schema version; omit it to store the type's current
+ *   version (see `UpcasterRegistry.currentVersion`).
  * @returns The event.
  * @throws {TypeError} When the type is empty or the data is not JSON-serialisable.
  */
@@ -35,12 +40,12 @@ export function event<D>(type: string, data: D, options: { version?: number } = 
   if (typeof type !== "string" || type.length === 0) {
     throw new TypeError("An event type must be a non-empty string");
   }
-  const version = options.version ?? 1;
-  if (!Number.isSafeInteger(version) || version < 1) {
+  const version = options.version;
+  if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
     throw new TypeError(`An event version must be a positive integer, got ${version}`);
   }
   serializeEventData(type, data);
-  return Object.freeze({ type, data, version });
+  return Object.freeze(version === undefined ? { type, data } : { type, data, version });
 }
 
 /**
