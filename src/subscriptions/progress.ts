@@ -1,0 +1,173 @@
+/**
+ * Writing a member's progress: checkpoints, acks, retries and dead letters in
+ * ONE statement fenced by the member's leases. The lease rows are read
+ * `FOR SHARE`: no other member can claim them until the statement's
+ * transaction ends, and a deposed member's writes match no lease and change
+ * nothing.
+ *
+ * @module
+ */
+import type { Queryable } from "../db/executor.ts";
+import type { StoreContext } from "../_context.ts";
+import type { EventEnvelope } from "../events/envelope.ts";
+
+/** Who writes: one member of one group. */
+export interface MemberRef {
+  readonly subscription: string;
+  readonly group: string;
+  readonly memberId: string;
+}
+
+/** A lease the member holds: a partition and the fencing token it was claimed with. */
+export interface HeldLease {
+  readonly partition: number;
+  readonly token: number;
+}
+
+/** A dead letter to park. */
+export interface DeadLetterInput {
+  readonly envelope: EventEnvelope;
+  readonly error: string;
+  readonly attempts: number;
+}
+
+/** What to write; every part is optional. */
+export interface ProgressWrite {
+  /** The leases the writes are fenced by (their partitions only are touched). */
+  readonly leases: readonly HeldLease[];
+  /** New checkpoints, one per lease (`undefined` entries or lower values leave it). */
+  readonly checkpoints?: readonly number[];
+  /** Acknowledged events above their partition's checkpoint: `[globalSeq, partition]`. */
+  readonly acks?: ReadonlyArray<readonly [number, number]>;
+  /** Events whose retry row goes (acknowledged or dead-lettered). */
+  readonly clearRetries?: readonly number[];
+  /** A nacked event to retry later. */
+  readonly retry?: {
+    readonly globalSeq: number;
+    readonly partition: number;
+    readonly attempts: number;
+    readonly delayMs: number;
+    readonly error: string | null;
+  };
+  /** A dead letter to park. */
+  readonly deadLetter?: DeadLetterInput;
+  /** Credits (in-flight reservations) the member gives back. */
+  readonly release?: number;
+}
+
+const statements = new WeakMap<StoreContext, string>();
+
+function progressSql(context: StoreContext): string {
+  const t = context.table;
+  const where = `subscription = $1 and group_name = $2`;
+  return `with lease as (
+      select l.partition, m.cp from ${t("subscription_leases")} l
+        join unnest($4::int[], $5::bigint[], $6::bigint[]) as m(part, token, cp)
+          on l.partition = m.part and l.fencing_token = m.token
+       where l.subscription = $1 and l.group_name = $2 and l.owner = $3
+         for share of l
+    ), folded as (
+      update ${t("subscription_partitions")} p set checkpoint = lease.cp, updated_at = now()
+        from lease
+       where p.subscription = $1 and p.group_name = $2 and p.partition = lease.partition
+         and lease.cp is not null and p.checkpoint < lease.cp
+      returning p.partition
+    ), pruned as (
+      delete from ${t("subscription_acks")} a using lease
+       where a.subscription = $1 and a.group_name = $2 and a.partition = lease.partition
+         and a.global_seq <= lease.cp
+    ), acked as (
+      insert into ${t("subscription_acks")} (subscription, group_name, global_seq, partition)
+      select $1, $2, k.seq, k.part from unnest($7::bigint[], $8::int[]) as k(seq, part)
+        join lease on lease.partition = k.part
+       where lease.cp is null or k.seq > lease.cp
+      on conflict do nothing
+    ), cleared as (
+      delete from ${t("subscription_retries")} r
+       where r.subscription = $1 and r.group_name = $2 and r.global_seq = any($9::bigint[])
+         and r.partition in (select partition from lease)
+    ), retried as (
+      insert into ${t("subscription_retries")} as r
+        (subscription, group_name, global_seq, partition, attempts, retry_at, last_error)
+      select $1, $2, $10, $11, $12, now() + $13 * interval '1 millisecond', $14
+        from lease where $10::bigint is not null and lease.partition = $11
+      on conflict (subscription, group_name, global_seq) do update
+         set attempts = excluded.attempts, retry_at = excluded.retry_at,
+             last_error = excluded.last_error
+    ), parked as (
+      insert into ${t("subscription_dead_letters")}
+        (subscription, group_name, global_seq, envelope, error, attempts)
+      select $1, $2, $15, $16::jsonb, $17, $18
+        from lease where $15::bigint is not null and lease.partition = $19
+    ), released as (
+      update ${t("subscription_members")} set in_flight = greatest(0, in_flight - $20)
+       where ${where} and member_id = $3 and $20 > 0
+      returning 1
+    )
+    select array(select partition from lease order by partition) as held,
+           txid_current()::text as xid`;
+}
+
+/**
+ * Writes a member's progress in one statement on `db` (the pool, or the
+ * caller's transaction for `ackInTx`).
+ *
+ * @param db Where to run.
+ * @param context The store context.
+ * @param member The member writing.
+ * @param write What to write.
+ * @returns The partitions whose lease still matched (writes to others were
+ *   dropped) and the id of the transaction that ran it.
+ */
+export async function writeProgress(
+  db: Queryable,
+  context: StoreContext,
+  member: MemberRef,
+  write: ProgressWrite,
+): Promise<{ held: number[]; xid: string }> {
+  let text = statements.get(context);
+  if (!text) statements.set(context, text = progressSql(context));
+  const { retry, deadLetter } = write;
+  const [row] = await db.query<{ held: number[]; xid: string }>(text, [
+    member.subscription,
+    member.group,
+    member.memberId,
+    write.leases.map((l) => l.partition),
+    write.leases.map((l) => l.token),
+    write.leases.map((_, i) => write.checkpoints?.[i] ?? null),
+    (write.acks ?? []).map(([seq]) => seq),
+    (write.acks ?? []).map(([, partition]) => partition),
+    write.clearRetries ?? [],
+    retry?.globalSeq ?? null,
+    retry?.partition ?? null,
+    retry?.attempts ?? null,
+    retry?.delayMs ?? null,
+    retry?.error ?? null,
+    deadLetter?.envelope.globalSeq ?? null,
+    deadLetter ? JSON.stringify(deadLetter.envelope) : null,
+    deadLetter?.error ?? null,
+    deadLetter?.attempts ?? null,
+    deadLetter ? write.leases[0]?.partition ?? null : null,
+    write.release ?? 0,
+  ]);
+  return { held: row?.held ?? [], xid: row?.xid ?? "" };
+}
+
+/**
+ * Resolves transactional acks: which of the callers' transactions committed.
+ *
+ * @param context The store context.
+ * @param xids Transaction ids returned by {@linkcode writeProgress} inside them.
+ * @returns Per id: `committed`, `aborted` or `in progress`.
+ */
+export async function transactionStatuses(
+  context: StoreContext,
+  xids: readonly string[],
+): Promise<Map<string, string>> {
+  if (xids.length === 0) return new Map();
+  const rows = await context.executor.query<{ xid: string; status: string | null }>(
+    `select x as xid, txid_status(x::bigint) as status from unnest($1::text[]) as x`,
+    [xids],
+  );
+  return new Map(rows.map((r) => [r.xid, r.status ?? "aborted"]));
+}

@@ -1,0 +1,150 @@
+/**
+ * Reading a member's next events: the no-skip read of invariant 1 (watermark
+ * first, events `<= watermark` in a later statement) restricted to the
+ * subscription's filter and to the member's partitions (stream hash modulo
+ * the group's partition count), skipping acknowledged events and carrying
+ * each event's retry state. Dead letters put back by dlq-requeue are read
+ * separately: they sit below the checkpoint.
+ *
+ * @module
+ */
+import type { StoreContext } from "../_context.ts";
+import { ENVELOPE_COLUMNS, type EventRow, toEnvelope } from "../events/envelope.ts";
+import { readWatermark } from "../events/watermark.ts";
+import { filterParams, type StoredFilter } from "./filter.ts";
+import type { MemberRef } from "./progress.ts";
+import type { FetchedEvent } from "./tracker.ts";
+
+/** The SQL expression of an events row's partition; `$P` is the partition count. */
+export const partitionSql = (alias: string, countParam: string): string =>
+  `((hashtext(${alias}.stream_id::text) & 2147483647) % ${countParam})`;
+
+interface ScanRow extends EventRow {
+  partition: number;
+  attempts: number | null;
+  due_in_ms: number | null;
+  requeued: boolean | null;
+}
+
+/** What one scan returned. */
+export interface ScanResult {
+  /** The events found, ascending. */
+  readonly events: FetchedEvent[];
+  /** Every matching event of the scanned partitions up to here was returned. */
+  readonly scannedTo: number;
+  /** The watermark the scan read under. */
+  readonly head: number;
+}
+
+const statements = new WeakMap<StoreContext, string>();
+
+function scanSql(context: StoreContext): string {
+  const t = context.table;
+  return `select ${ENVELOPE_COLUMNS.split(", ").map((c) => `e.${c}`).join(", ")},
+                 m.part as partition, r.attempts, r.requeued,
+                 greatest(0, extract(epoch from r.retry_at - now()) * 1000)::float8 as due_in_ms
+            from ${t("events")} e
+            join unnest($3::int[], $4::bigint[]) as m(part, after)
+              on m.part = ${partitionSql("e", "$5::int")} and e.global_seq > m.after
+            left join ${t("subscription_retries")} r
+              on r.subscription = $1 and r.group_name = $2 and r.global_seq = e.global_seq
+           where e.global_seq > $6 and e.global_seq <= $7
+             and ($8::text[] is null or e.type = any($8::text[]))
+             and ($9::uuid[] is null or e.stream_id = any($9::uuid[]))
+             and ($10::text[] is null or exists (
+                   select 1 from ${t("streams")} s
+                    where s.stream_id = e.stream_id and s.category = any($10::text[])))
+             and not exists (
+                   select 1 from ${t("subscription_acks")} a
+                    where a.subscription = $1 and a.group_name = $2 and a.global_seq = e.global_seq)
+           order by e.global_seq
+           limit $11`;
+}
+
+function toFetched(row: ScanRow, nowMs: number): FetchedEvent {
+  return {
+    envelope: toEnvelope(row),
+    partition: row.partition,
+    attempts: row.attempts ?? 0,
+    dueAtMs: row.due_in_ms && row.due_in_ms > 0 ? nowMs + row.due_in_ms : 0,
+    requeued: row.requeued ?? false,
+  };
+}
+
+/**
+ * Reads the next events of the given partitions, at most `limit`.
+ *
+ * @param context The store context.
+ * @param member The member reading.
+ * @param filter The subscription's filter.
+ * @param partitionCount The group's partition count.
+ * @param partitions The partitions to read.
+ * @param after Per partition, the position after which to read.
+ * @param limit At most this many events.
+ * @returns The events (upcast), how far the partitions are now scanned, and the head.
+ */
+export async function scanPartitions(
+  context: StoreContext,
+  member: MemberRef,
+  filter: StoredFilter,
+  partitionCount: number,
+  partitions: readonly number[],
+  after: readonly number[],
+  limit: number,
+): Promise<ScanResult> {
+  const { executor } = context;
+  const head = (await readWatermark(executor, context)).position;
+  const from = Math.min(...after);
+  if (partitions.length === 0 || head <= from) return { events: [], scannedTo: head, head };
+  let text = statements.get(context);
+  if (!text) statements.set(context, text = scanSql(context));
+  const rows = await executor.query<ScanRow>(text, [
+    member.subscription,
+    member.group,
+    partitions,
+    after,
+    partitionCount,
+    from,
+    head,
+    ...filterParams(filter),
+    limit,
+  ]);
+  const nowMs = Date.now();
+  const fetched = rows.map((row) => toFetched(row, nowMs));
+  const upcast = await context.settings.upcast(fetched.map((f) => f.envelope));
+  const events = fetched.map((f, i) => ({ ...f, envelope: upcast[i]! }));
+  const scannedTo = rows.length === limit ? rows[rows.length - 1]!.global_seq : head;
+  return { events, scannedTo, head };
+}
+
+/**
+ * Reads requeued dead letters of the given partitions that are due.
+ *
+ * @param context The store context.
+ * @param member The member reading.
+ * @param partitions Its partitions.
+ * @param limit At most this many.
+ * @returns The events (upcast), flagged `requeued`.
+ */
+export async function scanRequeued(
+  context: StoreContext,
+  member: MemberRef,
+  partitions: readonly number[],
+  limit: number,
+): Promise<FetchedEvent[]> {
+  if (partitions.length === 0) return [];
+  const rows = await context.executor.query<ScanRow>(
+    `select ${ENVELOPE_COLUMNS.split(", ").map((c) => `e.${c}`).join(", ")},
+            r.partition, r.attempts, r.requeued, 0::float8 as due_in_ms
+       from ${context.table("subscription_retries")} r
+       join ${context.table("events")} e on e.global_seq = r.global_seq
+      where r.subscription = $1 and r.group_name = $2 and r.requeued
+        and r.retry_at <= now() and r.partition = any($3::int[])
+      order by r.global_seq
+      limit $4`,
+    [member.subscription, member.group, partitions, limit],
+  );
+  const fetched = rows.map((row) => toFetched(row, Date.now()));
+  const upcast = await context.settings.upcast(fetched.map((f) => f.envelope));
+  return fetched.map((f, i) => ({ ...f, envelope: upcast[i]! }));
+}
