@@ -33,3 +33,29 @@ export type { Tx } from "./src/db/executor.ts";
 export type { SqlTag } from "./src/db/sql.ts";
 export { defineConfig, type RillflowConfig } from "./src/config.ts";
 export type { Projection } from "./src/projections/projection.ts";
+export type {
+  ProgressUpdate,
+  ProjectionDaemon,
+  RunOptions,
+  RunUntilIdleOptions,
+  RunUntilIdleResult,
+} from "./src/projections/daemon.ts";
+export type { ProjectionDaemonOptions } from "./src/projections/daemon_options.ts";
+export type { BackoffOptions } from "./src/projections/backoff.ts";
+export type { TickResult } from "./src/projections/tick.ts";
+export type { ProjectionStatus } from "./src/projections/admin.ts";
+export type { DeadLetter } from "./src/projections/dead_letters.ts";
+export {
+  type EventField,
+  multiStreamProjection,
+  type MultiStreamProjectionOptions,
+  type TableProjection,
+  viewProjection,
+  type ViewProjectionOptions,
+} from "./src/projections/shapes.ts";
+export {
+  healthHandler,
+  type HealthHandlerOptions,
+  type HealthServeOptions,
+} from "./src/observability/health_server.ts";
+export { metricsRegistry } from "./src/observability/metrics.ts";

@@ -78,11 +78,13 @@ create table snapshots (
   primary key (stream_id, aggregate)
 );
 
--- Projection daemon bookkeeping: checkpoint, lease with fencing token,
--- backoff state (invariants 2 and 6).
+-- Projection daemon bookkeeping (invariants 2 and 6): the checkpoint is the
+-- last global position the projection has passed; the lease (owner, expiry,
+-- fencing token) keeps one worker per projection; attempts/next_attempt_at/
+-- last_error hold the retry state of the event after the checkpoint.
 create table projections (
   name text primary key,
-  checkpoint bigint not null default 0,
+  checkpoint bigint not null default 0 check (checkpoint >= 0),
   paused boolean not null default false,
   lease_owner text,
   lease_expires_at timestamptz,
@@ -90,9 +92,12 @@ create table projections (
   attempts integer not null default 0,
   next_attempt_at timestamptz,
   last_error text,
+  last_error_at timestamptz,
   updated_at timestamptz not null default now()
 );
 
+-- Events a projection gave up on after its last attempt, with the envelope it
+-- was given and the error text.
 create table projection_dead_letters (
   id bigserial primary key,
   projection text not null references projections (name) on delete cascade,

@@ -5,6 +5,8 @@
  * @module
  */
 import { validateIdentifier } from "./db/identifiers.ts";
+import { assertProjection, type Projection } from "./projections/projection.ts";
+import type { ProjectionDaemonOptions } from "./projections/daemon_options.ts";
 
 /** What a config module declares. Parts add their own fields (projections, upcasters, …). */
 export interface RillflowConfig {
@@ -12,6 +14,10 @@ export interface RillflowConfig {
   databaseUrl?: string;
   /** The schema; `--schema` takes precedence. */
   schema?: string;
+  /** The projections `rillflow projections run-…` registers, by name. */
+  projections?: Record<string, Projection>;
+  /** Options of the projection daemon the CLI runs; command-line flags take precedence. */
+  daemon?: ProjectionDaemonOptions;
 }
 
 /**
@@ -33,6 +39,14 @@ export function defineConfig<C extends RillflowConfig>(config: C): C {
     throw new TypeError("defineConfig() takes an object");
   }
   if (config.schema !== undefined) validateIdentifier(config.schema, "schema");
+  if (config.projections !== undefined) {
+    if (config.projections === null || typeof config.projections !== "object") {
+      throw new TypeError("projections must map names to projections");
+    }
+    for (const [name, projection] of Object.entries(config.projections)) {
+      assertProjection(name, projection);
+    }
+  }
   return config;
 }
 

@@ -11,6 +11,8 @@ import { attachContext, contextOf, StoreContext } from "./_context.ts";
 import { SchemaManager } from "./schema/schema_manager.ts";
 import { Documents } from "./documents/documents.ts";
 import { Events } from "./events/events.ts";
+import { ProjectionDaemon } from "./projections/daemon.ts";
+import type { ProjectionDaemonOptions } from "./projections/daemon_options.ts";
 
 /** Options of {@linkcode Store.connect}. */
 export interface StoreOptions {
@@ -122,6 +124,18 @@ export class Store {
    */
   docs<T = Record<string, unknown>>(collection = "docs"): Documents<T> {
     return new Documents<T>(this.#context, collection);
+  }
+
+  /**
+   * A projection daemon on this store: register projections, then run them
+   * (`runUntilIdle()`, `run({ signal })`) or administer them.
+   *
+   * @param options Batch size, lease, backoff, polling, notification channel and node name.
+   * @returns A new daemon.
+   * @throws {RangeError} For out-of-range options.
+   */
+  projections(options: ProjectionDaemonOptions = {}): ProjectionDaemon {
+    return new ProjectionDaemon(this.#context, options);
   }
 
   /** Where the store points, without credentials. */

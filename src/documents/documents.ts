@@ -7,6 +7,7 @@ import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { validateIdentifier } from "../db/identifiers.ts";
 import { assertUuid } from "../ids.ts";
+import { instrumentDocumentRead, instrumentDocumentWrite } from "../observability/instrument.ts";
 
 /**
  * A collection of JSON documents of type `T`, reached with `store.docs<T>(name)`.
@@ -51,7 +52,11 @@ export class Documents<T> {
    * @throws {RillflowError} `DOCUMENT_VERSION_CONFLICT` when the stored version differs.
    * @throws {TypeError} When the id is not a UUID or the document is not serialisable.
    */
-  async put(id: string, doc: T, expectedVersion?: number): Promise<number> {
+  put(id: string, doc: T, expectedVersion?: number): Promise<number> {
+    return instrumentDocumentWrite(this.collection, () => this.#put(id, doc, expectedVersion));
+  }
+
+  async #put(id: string, doc: T, expectedVersion?: number): Promise<number> {
     assertUuid(id, "document id");
     const json = JSON.stringify(doc);
     if (json === undefined) throw new TypeError("A document must be JSON-serialisable");
@@ -82,7 +87,11 @@ export class Documents<T> {
    * @returns The document and its version, or `null`.
    * @throws {TypeError} When the id is not a UUID.
    */
-  async get(id: string): Promise<{ doc: T; version: number } | null> {
+  get(id: string): Promise<{ doc: T; version: number } | null> {
+    return instrumentDocumentRead(this.collection, () => this.#get(id));
+  }
+
+  async #get(id: string): Promise<{ doc: T; version: number } | null> {
     assertUuid(id, "document id");
     const [row] = await this.#context.executor.query<{ doc: T; version: number }>(
       `select doc, version from ${this.#context.table(this.collection)}
