@@ -59,3 +59,19 @@ export {
   type HealthServeOptions,
 } from "./src/observability/health_server.ts";
 export { metricsRegistry } from "./src/observability/metrics.ts";
+export type { Subscriptions, SubscriptionStatus } from "./src/subscriptions/subscriptions.ts";
+export type { NackOptions, Subscription } from "./src/subscriptions/subscription.ts";
+export type { SubscribeOptions } from "./src/subscriptions/subscribe_options.ts";
+export type {
+  CreateSubscriptionOptions,
+  StoredFilter,
+  SubscriptionFilter,
+} from "./src/subscriptions/filter.ts";
+export type { SubscriptionInfo } from "./src/subscriptions/definitions.ts";
+export type {
+  GroupLease,
+  GroupMember,
+  GroupMode,
+  GroupStatus,
+} from "./src/subscriptions/groups.ts";
+export type { SubscriptionDeadLetter } from "./src/subscriptions/dead_letters.ts";

@@ -152,8 +152,8 @@ create table subscription_leases (
   subscription text not null,
   group_name text not null,
   partition integer not null,
-  owner text,
-  expires_at timestamptz,
+  lease_owner text,
+  lease_expires_at timestamptz,
   fencing_token bigint not null default 0,
   primary key (subscription, group_name, partition),
   foreign key (subscription, group_name, partition)

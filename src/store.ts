@@ -13,6 +13,7 @@ import { Documents } from "./documents/documents.ts";
 import { Events } from "./events/events.ts";
 import { ProjectionDaemon } from "./projections/daemon.ts";
 import type { ProjectionDaemonOptions } from "./projections/daemon_options.ts";
+import { Subscriptions } from "./subscriptions/subscriptions.ts";
 
 /** Options of {@linkcode Store.connect}. */
 export interface StoreOptions {
@@ -68,6 +69,8 @@ export class Store {
   readonly schema: SchemaManager;
   /** The event store. */
   readonly events: Events;
+  /** Filtered catch-up feeds with consumer groups, acks and dead letters. */
+  readonly subscriptions: Subscriptions;
 
   /**
    * Internal: use {@linkcode Store.connect}.
@@ -81,6 +84,7 @@ export class Store {
     attachContext(this, context);
     this.schema = new SchemaManager(context.executor, context.schema);
     this.events = new Events(context);
+    this.subscriptions = new Subscriptions(context);
   }
 
   /**

@@ -40,7 +40,7 @@ interface GroupRow {
 function figures(context: StoreContext): string {
   const t = context.table;
   return `(select coalesce(sum(in_flight), 0)::int from ${t("subscription_members")}
-            where subscription = $1 and group_name = $2 and expires_at >= now()) as group_in_flight,
+            where subscription = $1 and group_name = $2 and expires_at > clock_timestamp()) as group_in_flight,
           (select coalesce(min(checkpoint), 0) from ${t("subscription_partitions")}
             where subscription = $1 and group_name = $2) as checkpoint`;
 }
@@ -100,7 +100,7 @@ export async function reserveCredits(
          select greatest(0, least($4::int, coalesce($6::int, $4::int) - coalesce(sum(in_flight), 0)))::int
                   as n
            from ${t("subscription_members")}
-          where subscription = $1 and group_name = $2 and expires_at >= now()
+          where subscription = $1 and group_name = $2 and expires_at > clock_timestamp()
        ), m as (
          update ${t("subscription_members")} set in_flight = in_flight + (select n from granted)
           where subscription = $1 and group_name = $2 and member_id = $3 and not $7::boolean

@@ -7,36 +7,39 @@
  * @module
  */
 import type { StoreContext } from "../_context.ts";
-import type { EventEnvelope } from "../events/envelope.ts";
 import { RillflowError } from "../errors.ts";
+import {
+  type DeadLetter,
+  type DeadLetterQueue,
+  listDeadLetters as listQueue,
+  takeDeadLetter,
+} from "../projections/dead_letters.ts";
 import { partitionSql } from "./scan.ts";
 
-/** A parked event. */
-export interface SubscriptionDeadLetter {
-  /** The dead letter's id (for requeue and delete). */
-  readonly id: number;
+/** A parked event of a subscription, with the group that gave up on it. */
+export interface SubscriptionDeadLetter extends DeadLetter {
   /** The group that gave up on it. */
   readonly group: string;
-  /** The event's position. */
-  readonly globalSeq: number;
-  /** The event as it was delivered. */
-  readonly envelope: EventEnvelope;
-  /** The error given with the last nack. */
-  readonly error: string;
-  /** How many times it was nacked. */
-  readonly attempts: number;
-  /** When it was parked. */
-  readonly createdAt: Date;
 }
 
-interface DeadLetterRow {
-  id: number;
-  group_name: string;
-  global_seq: number;
-  envelope: EventEnvelope & { createdAt: string };
-  error: string;
-  attempts: number;
-  created_at: Date;
+/**
+ * The dead-letter queue of one group.
+ *
+ * @param context The store context.
+ * @param subscription The subscription.
+ * @param group The group.
+ * @returns The queue, for the shared dead-letter functions.
+ */
+export function groupDeadLetterQueue(
+  context: StoreContext,
+  subscription: string,
+  group: string,
+): DeadLetterQueue {
+  return {
+    table: context.table("subscription_dead_letters"),
+    ownerColumns: ["subscription", "group_name"],
+    owner: [subscription, group],
+  };
 }
 
 function noDeadLetter(subscription: string, id: number): RillflowError {
@@ -60,22 +63,32 @@ export async function listDeadLetters(
   subscription: string,
   options: { group?: string; limit?: number } = {},
 ): Promise<SubscriptionDeadLetter[]> {
-  const rows = await context.executor.query<DeadLetterRow>(
-    `select id, group_name, global_seq, envelope, error, attempts, created_at
-       from ${context.table("subscription_dead_letters")}
-      where subscription = $1 and ($2::text is null or group_name = $2)
-      order by id limit $3`,
-    [subscription, options.group ?? null, options.limit ?? 100],
+  const limit = options.limit ?? 100;
+  const groups = options.group !== undefined
+    ? [options.group]
+    : (await context.executor.query<{ group_name: string }>(
+      `select distinct group_name from ${context.table("subscription_dead_letters")}
+        where subscription = $1`,
+      [subscription],
+    )).map((row) => row.group_name);
+  const all: SubscriptionDeadLetter[] = [];
+  for (const group of groups) {
+    const queue = groupDeadLetterQueue(context, subscription, group);
+    for (const entry of await listQueue(context.executor, queue, limit)) {
+      all.push({ ...entry, group });
+    }
+  }
+  return all.sort((a, b) => a.id - b.id).slice(0, limit);
+}
+
+async function groupOf(context: StoreContext, subscription: string, id: number) {
+  const [row] = await context.executor.query<{ group_name: string }>(
+    `select group_name from ${context.table("subscription_dead_letters")}
+      where subscription = $1 and id = $2`,
+    [subscription, id],
   );
-  return rows.map((row) => ({
-    id: row.id,
-    group: row.group_name,
-    globalSeq: row.global_seq,
-    envelope: { ...row.envelope, createdAt: new Date(row.envelope.createdAt) },
-    error: row.error,
-    attempts: row.attempts,
-    createdAt: new Date(row.created_at),
-  }));
+  if (!row) throw noDeadLetter(subscription, id);
+  return row.group_name;
 }
 
 /**
@@ -93,32 +106,25 @@ export async function requeueDeadLetter(
   id: number,
 ): Promise<void> {
   const t = context.table;
+  const group = await groupOf(context, subscription, id);
   await context.executor.transaction(async (tx) => {
-    const [row] = await tx.query<{ group_name: string; global_seq: number; partition: number }>(
-      `with dead as (
-         delete from ${t("subscription_dead_letters")} where subscription = $1 and id = $2
-         returning group_name, global_seq
-       )
-       select dead.group_name, dead.global_seq, ${partitionSql("e", "g.partition_count")} as partition
-         from dead
-         join ${t("events")} e on e.global_seq = dead.global_seq
-         join ${t("subscription_groups")} g
-           on g.subscription = $1 and g.group_name = dead.group_name`,
-      [subscription, id],
-    );
-    if (!row) throw noDeadLetter(subscription, id);
+    const entry = await takeDeadLetter(tx, groupDeadLetterQueue(context, subscription, group), id);
+    if (!entry) throw noDeadLetter(subscription, id);
+    const params = [subscription, group, entry.globalSeq];
     await tx.query(
       `delete from ${t("subscription_acks")}
         where subscription = $1 and group_name = $2 and global_seq = $3`,
-      [subscription, row.group_name, row.global_seq],
+      params,
     );
     await tx.query(
       `insert into ${t("subscription_retries")} as r
          (subscription, group_name, global_seq, partition, attempts, retry_at, requeued)
-       values ($1, $2, $3, $4, 0, now(), true)
+       select $1, $2, $3, ${partitionSql("s", "g.partition_count")}, 0, clock_timestamp(), true
+         from (select $4::uuid as stream_id) s
+         join ${t("subscription_groups")} g on g.subscription = $1 and g.group_name = $2
        on conflict (subscription, group_name, global_seq) do update
-          set attempts = 0, retry_at = now(), requeued = true`,
-      [subscription, row.group_name, row.global_seq, row.partition],
+          set attempts = 0, retry_at = excluded.retry_at, requeued = true`,
+      [...params, entry.envelope.streamId],
     );
   });
 }
@@ -136,10 +142,11 @@ export async function deleteDeadLetter(
   subscription: string,
   id: number,
 ): Promise<void> {
-  const rows = await context.executor.query(
-    `delete from ${context.table("subscription_dead_letters")}
-      where subscription = $1 and id = $2 returning id`,
-    [subscription, id],
+  const group = await groupOf(context, subscription, id);
+  const entry = await takeDeadLetter(
+    context.executor,
+    groupDeadLetterQueue(context, subscription, group),
+    id,
   );
-  if (rows.length === 0) throw noDeadLetter(subscription, id);
+  if (!entry) throw noDeadLetter(subscription, id);
 }

@@ -18,7 +18,13 @@ interface StatusRow {
   retrying: number;
   dead_letters: number;
   live: Array<
-    { memberId: string; inFlight: number; joinedAt: string; expiresAt: string; partitions: number[] }
+    {
+      memberId: string;
+      inFlight: number;
+      joinedAt: string;
+      expiresAt: string;
+      partitions: number[];
+    }
   >;
   leases: Array<
     {
@@ -39,7 +45,7 @@ function statusSql(context: StoreContext): string {
        (select coalesce(min(checkpoint), 0) from ${t("subscription_partitions")} p
          where ${same("p")}) as checkpoint,
        (select coalesce(sum(in_flight), 0)::int from ${t("subscription_members")} m
-         where ${same("m")} and m.expires_at >= now()) as in_flight,
+         where ${same("m")} and m.expires_at > clock_timestamp()) as in_flight,
        (select count(*)::int from ${t("subscription_retries")} r where ${same("r")}) as retrying,
        (select count(*)::int from ${t("subscription_dead_letters")} d where ${same("d")})
          as dead_letters,
@@ -48,14 +54,18 @@ function statusSql(context: StoreContext): string {
            'expiresAt', m.expires_at,
            'partitions', coalesce((select json_agg(l.partition order by l.partition)
               from ${t("subscription_leases")} l
-             where ${same("l")} and l.owner = m.member_id and l.expires_at >= now()), '[]'::json))
+             where ${
+    same("l")
+  } and l.lease_owner = m.member_id and l.lease_expires_at > clock_timestamp()), '[]'::json))
            order by m.member_id)
-          from ${t("subscription_members")} m where ${same("m")} and m.expires_at >= now()),
+          from ${t("subscription_members")} m where ${
+    same("m")
+  } and m.expires_at > clock_timestamp()),
          '[]'::json) as live,
        coalesce((select json_agg(json_build_object(
            'partition', p.partition, 'checkpoint', p.checkpoint,
-           'owner', case when l.expires_at >= now() then l.owner end,
-           'expiresAt', case when l.expires_at >= now() then l.expires_at end,
+           'owner', case when l.lease_expires_at > clock_timestamp() then l.lease_owner end,
+           'expiresAt', case when l.lease_expires_at > clock_timestamp() then l.lease_expires_at end,
            'fencingToken', l.fencing_token) order by p.partition)
           from ${t("subscription_partitions")} p
           join ${t("subscription_leases")} l

@@ -96,12 +96,16 @@ export async function ensureGroup(
     >(
       `with s as (select start_from from ${t("subscriptions")} where name = $1),
        g as (
-         insert into ${t("subscription_groups")} (subscription, group_name, members, partition_count)
+         insert into ${
+        t("subscription_groups")
+      } (subscription, group_name, members, partition_count)
          select $1, $2, $3, $4 from s
          on conflict (subscription, group_name) do nothing
          returning members, partition_count
        ), p as (
-         insert into ${t("subscription_partitions")} (subscription, group_name, partition, checkpoint)
+         insert into ${
+        t("subscription_partitions")
+      } (subscription, group_name, partition, checkpoint)
          select $1, $2, n, s.start_from from g, s, generate_series(0, g.partition_count - 1) as n
          returning partition
        ), l as (
@@ -198,7 +202,7 @@ export async function resetGroups(
     const params = [subscription, group ?? null];
     await tx.query(
       `update ${t("subscription_leases")}
-          set owner = null, expires_at = null, fencing_token = fencing_token + 1
+          set lease_owner = null, lease_expires_at = null, fencing_token = fencing_token + 1
         where ${where}`,
       params,
     );

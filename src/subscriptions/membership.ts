@@ -1,7 +1,7 @@
 /**
  * The member protocol of a consumer group: heartbeats (which also reap
- * expired members and renew the member's leases), claiming partitions with a
- * new fencing token, releasing them, leaving. Exclusive groups have one
+ * expired members), partition leases (the shared lease with fencing token of
+ * `src/projections/lease.ts`, one row per partition), leaving. Exclusive groups have one
  * partition every member tries to claim; shared groups assign partition `p`
  * to the `p mod n`-th live member by id, so members rebalance as they join and
  * leave.
@@ -9,68 +9,66 @@
  * @module
  */
 import type { StoreContext } from "../_context.ts";
+import { acquireLease, type LeaseTarget, releaseLease } from "../projections/lease.ts";
 import type { HeldLease, MemberRef } from "./progress.ts";
 
 /** What a heartbeat learnt. */
 export interface Heartbeat {
   /** The member's row had to be created: it was new, reset or reaped. */
   readonly joined: boolean;
-  /** Partitions whose lease the member still holds (renewed). */
-  readonly renewed: number[];
   /** Unexpired members, by id (including this one). */
   readonly liveMembers: string[];
+  /** The group's checkpoint (lowest of its partitions). */
+  readonly checkpoint: number;
+  /** Credits held by the group's unexpired members. */
+  readonly inFlight: number;
 }
 
 /**
- * Beats: reaps expired members of the group, upserts this member's row and
- * renews its leases, in one statement.
+ * Beats: reaps expired members of the group and upserts this member's row,
+ * in one statement (leases are renewed by {@linkcode acquirePartitions}).
  *
  * @param context The store context.
  * @param member The member.
- * @param held The leases it believes it holds.
- * @param leaseTtlMs How long the member and its leases live without a beat.
+ * @param leaseTtlMs How long the member lives without a beat.
  * @returns What it learnt.
  */
 export async function heartbeat(
   context: StoreContext,
   member: MemberRef,
-  held: readonly HeldLease[],
   leaseTtlMs: number,
 ): Promise<Heartbeat> {
   const t = context.table;
   const [row] = await context.executor.query<
-    { joined: boolean; renewed: number[]; live: string[] | null }
+    { joined: boolean; live: string[] | null; checkpoint: number; in_flight: number }
   >(
     `with reaped as (
        delete from ${t("subscription_members")}
-        where subscription = $1 and group_name = $2 and member_id <> $3 and expires_at < now()
+        where subscription = $1 and group_name = $2 and member_id <> $3
+          and expires_at <= clock_timestamp()
      ), me as (
        insert into ${t("subscription_members")} (subscription, group_name, member_id, expires_at)
-       values ($1, $2, $3, now() + $4 * interval '1 millisecond')
+       values ($1, $2, $3, clock_timestamp() + $4 * interval '1 millisecond')
        on conflict (subscription, group_name, member_id) do update set expires_at = excluded.expires_at
        returning (xmax = 0) as joined
-     ), renewed as (
-       update ${t("subscription_leases")} l set expires_at = now() + $4 * interval '1 millisecond'
-         from unnest($5::int[], $6::bigint[]) as h(part, token)
-        where l.subscription = $1 and l.group_name = $2 and l.partition = h.part
-          and l.fencing_token = h.token and l.owner = $3
-       returning l.partition
      )
      select (select joined from me) as joined,
-            array(select partition from renewed order by partition) as renewed,
             array(select member_id from ${t("subscription_members")}
-                   where subscription = $1 and group_name = $2 and expires_at >= now()
-                  union select $3 order by 1) as live`,
-    [
-      member.subscription,
-      member.group,
-      member.memberId,
-      leaseTtlMs,
-      held.map((l) => l.partition),
-      held.map((l) => l.token),
-    ],
+                   where subscription = $1 and group_name = $2 and expires_at > clock_timestamp()
+                  union select $3 order by 1) as live,
+            (select coalesce(min(checkpoint), 0) from ${t("subscription_partitions")}
+              where subscription = $1 and group_name = $2) as checkpoint,
+            (select coalesce(sum(in_flight), 0)::int from ${t("subscription_members")}
+              where subscription = $1 and group_name = $2 and expires_at > clock_timestamp())
+              as in_flight`,
+    [member.subscription, member.group, member.memberId, leaseTtlMs],
   );
-  return { joined: row!.joined, renewed: row!.renewed, liveMembers: row!.live ?? [] };
+  return {
+    joined: row!.joined,
+    liveMembers: row!.live ?? [],
+    checkpoint: row!.checkpoint,
+    inFlight: row!.in_flight,
+  };
 }
 
 /**
@@ -96,49 +94,66 @@ export function desiredPartitions(
   return result;
 }
 
-/** A partition just claimed: its new fencing token and stored checkpoint. */
-export interface ClaimedPartition extends HeldLease {
+/**
+ * The lease row of one partition, for the shared lease functions.
+ *
+ * @param context The store context.
+ * @param member The member.
+ * @param partition The partition.
+ * @returns The target.
+ */
+export function partitionLeaseTarget(
+  context: StoreContext,
+  member: MemberRef,
+  partition: number,
+): LeaseTarget {
+  return {
+    table: context.table("subscription_leases"),
+    keyColumns: ["subscription", "group_name", "partition"],
+    key: [member.subscription, member.group, partition],
+    label:
+      `partition ${partition} of group "${member.group}" of subscription "${member.subscription}"`,
+  };
+}
+
+/** A partition lease taken or renewed, with the partition's stored checkpoint. */
+export interface AcquiredPartition extends HeldLease {
+  /** The stored checkpoint (read after the lease was taken). */
   readonly checkpoint: number;
 }
 
 /**
- * Claims the given partitions where their lease is free or expired, with a
- * new fencing token each, then reads their checkpoints (in a later statement,
- * so every write of a deposed holder is either visible or rejected).
+ * Takes or renews the leases of the given partitions where they are free,
+ * expired or already this member's (a renewal keeps the fencing token; a
+ * takeover increments it), then reads the partitions' checkpoints in a later
+ * statement, so every write of a deposed holder is visible or rejected.
  *
  * @param context The store context.
  * @param member The member.
- * @param partitions The partitions wanted.
+ * @param partitions The partitions.
  * @param leaseTtlMs The lease's time to live.
- * @returns The partitions claimed.
+ * @returns The partitions now leased to this member.
  */
-export async function claimPartitions(
+export async function acquirePartitions(
   context: StoreContext,
   member: MemberRef,
   partitions: readonly number[],
   leaseTtlMs: number,
-): Promise<ClaimedPartition[]> {
-  if (partitions.length === 0) return [];
-  const t = context.table;
-  const claimed = await context.executor.query<{ partition: number; token: number }>(
-    `update ${t("subscription_leases")}
-        set owner = $3, expires_at = now() + $5 * interval '1 millisecond',
-            fencing_token = fencing_token + 1
-      where subscription = $1 and group_name = $2 and partition = any($4::int[])
-        and (owner is null or owner = $3 or expires_at < now())
-     returning partition, fencing_token as token`,
-    [member.subscription, member.group, member.memberId, partitions, leaseTtlMs],
-  );
-  if (claimed.length === 0) return [];
+): Promise<AcquiredPartition[]> {
+  const leases: HeldLease[] = [];
+  for (const partition of partitions) {
+    const target = partitionLeaseTarget(context, member, partition);
+    const acquired = await acquireLease(context.executor, target, member.memberId, leaseTtlMs);
+    if (acquired) leases.push({ partition, token: acquired.lease.token });
+  }
+  if (leases.length === 0) return [];
   const checkpoints = await context.executor.query<{ partition: number; checkpoint: number }>(
-    `select partition, checkpoint from ${t("subscription_partitions")}
+    `select partition, checkpoint from ${context.table("subscription_partitions")}
       where subscription = $1 and group_name = $2 and partition = any($3::int[])`,
-    [member.subscription, member.group, claimed.map((c) => c.partition)],
+    [member.subscription, member.group, leases.map((l) => l.partition)],
   );
   const byPartition = new Map(checkpoints.map((c) => [c.partition, c.checkpoint]));
-  return claimed
-    .map((c) => ({ ...c, checkpoint: byPartition.get(c.partition) ?? 0 }))
-    .sort((a, b) => a.partition - b.partition);
+  return leases.map((l) => ({ ...l, checkpoint: byPartition.get(l.partition) ?? 0 }));
 }
 
 /**
@@ -146,27 +161,20 @@ export async function claimPartitions(
  *
  * @param context The store context.
  * @param member The member.
- * @param held The leases to release.
+ * @param partitions The partitions to release.
  */
 export async function releasePartitions(
   context: StoreContext,
   member: MemberRef,
-  held: readonly HeldLease[],
+  partitions: readonly number[],
 ): Promise<void> {
-  if (held.length === 0) return;
-  await context.executor.query(
-    `update ${context.table("subscription_leases")} l set owner = null, expires_at = null
-       from unnest($4::int[], $5::bigint[]) as h(part, token)
-      where l.subscription = $1 and l.group_name = $2 and l.owner = $3
-        and l.partition = h.part and l.fencing_token = h.token`,
-    [
-      member.subscription,
-      member.group,
+  for (const partition of partitions) {
+    await releaseLease(
+      context.executor,
+      partitionLeaseTarget(context, member, partition),
       member.memberId,
-      held.map((l) => l.partition),
-      held.map((l) => l.token),
-    ],
-  );
+    );
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Writing a member's progress: checkpoints, acks, retries and dead letters in
+ * Writing a member's progress: checkpoints, acks, retries and credits in
  * ONE statement fenced by the member's leases. The lease rows are read
  * `FOR SHARE`: no other member can claim them until the statement's
  * transaction ends, and a deposed member's writes match no lease and change
@@ -9,7 +9,6 @@
  */
 import type { Queryable } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
-import type { EventEnvelope } from "../events/envelope.ts";
 
 /** Who writes: one member of one group. */
 export interface MemberRef {
@@ -22,13 +21,6 @@ export interface MemberRef {
 export interface HeldLease {
   readonly partition: number;
   readonly token: number;
-}
-
-/** A dead letter to park. */
-export interface DeadLetterInput {
-  readonly envelope: EventEnvelope;
-  readonly error: string;
-  readonly attempts: number;
 }
 
 /** What to write; every part is optional. */
@@ -49,8 +41,6 @@ export interface ProgressWrite {
     readonly delayMs: number;
     readonly error: string | null;
   };
-  /** A dead letter to park. */
-  readonly deadLetter?: DeadLetterInput;
   /** Credits (in-flight reservations) the member gives back. */
   readonly release?: number;
 }
@@ -64,7 +54,7 @@ function progressSql(context: StoreContext): string {
       select l.partition, m.cp from ${t("subscription_leases")} l
         join unnest($4::int[], $5::bigint[], $6::bigint[]) as m(part, token, cp)
           on l.partition = m.part and l.fencing_token = m.token
-       where l.subscription = $1 and l.group_name = $2 and l.owner = $3
+       where l.subscription = $1 and l.group_name = $2 and l.lease_owner = $3
          for share of l
     ), folded as (
       update ${t("subscription_partitions")} p set checkpoint = lease.cp, updated_at = now()
@@ -89,19 +79,14 @@ function progressSql(context: StoreContext): string {
     ), retried as (
       insert into ${t("subscription_retries")} as r
         (subscription, group_name, global_seq, partition, attempts, retry_at, last_error)
-      select $1, $2, $10, $11, $12, now() + $13 * interval '1 millisecond', $14
+      select $1, $2, $10, $11, $12, clock_timestamp() + $13 * interval '1 millisecond', $14
         from lease where $10::bigint is not null and lease.partition = $11
       on conflict (subscription, group_name, global_seq) do update
          set attempts = excluded.attempts, retry_at = excluded.retry_at,
              last_error = excluded.last_error
-    ), parked as (
-      insert into ${t("subscription_dead_letters")}
-        (subscription, group_name, global_seq, envelope, error, attempts)
-      select $1, $2, $15, $16::jsonb, $17, $18
-        from lease where $15::bigint is not null and lease.partition = $19
     ), released as (
-      update ${t("subscription_members")} set in_flight = greatest(0, in_flight - $20)
-       where ${where} and member_id = $3 and $20 > 0
+      update ${t("subscription_members")} set in_flight = greatest(0, in_flight - $15)
+       where ${where} and member_id = $3 and $15 > 0
       returning 1
     )
     select array(select partition from lease order by partition) as held,
@@ -127,7 +112,7 @@ export async function writeProgress(
 ): Promise<{ held: number[]; xid: string }> {
   let text = statements.get(context);
   if (!text) statements.set(context, text = progressSql(context));
-  const { retry, deadLetter } = write;
+  const { retry } = write;
   const [row] = await db.query<{ held: number[]; xid: string }>(text, [
     member.subscription,
     member.group,
@@ -143,11 +128,6 @@ export async function writeProgress(
     retry?.attempts ?? null,
     retry?.delayMs ?? null,
     retry?.error ?? null,
-    deadLetter?.envelope.globalSeq ?? null,
-    deadLetter ? JSON.stringify(deadLetter.envelope) : null,
-    deadLetter?.error ?? null,
-    deadLetter?.attempts ?? null,
-    deadLetter ? write.leases[0]?.partition ?? null : null,
     write.release ?? 0,
   ]);
   return { held: row?.held ?? [], xid: row?.xid ?? "" };

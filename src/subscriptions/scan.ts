@@ -42,7 +42,7 @@ function scanSql(context: StoreContext): string {
   const t = context.table;
   return `select ${ENVELOPE_COLUMNS.split(", ").map((c) => `e.${c}`).join(", ")},
                  m.part as partition, r.attempts, r.requeued,
-                 greatest(0, extract(epoch from r.retry_at - now()) * 1000)::float8 as due_in_ms
+                 greatest(0, extract(epoch from r.retry_at - clock_timestamp()) * 1000)::float8 as due_in_ms
             from ${t("events")} e
             join unnest($3::int[], $4::bigint[]) as m(part, after)
               on m.part = ${partitionSql("e", "$5::int")} and e.global_seq > m.after
@@ -139,7 +139,7 @@ export async function scanRequeued(
        from ${context.table("subscription_retries")} r
        join ${context.table("events")} e on e.global_seq = r.global_seq
       where r.subscription = $1 and r.group_name = $2 and r.requeued
-        and r.retry_at <= now() and r.partition = any($3::int[])
+        and r.retry_at <= clock_timestamp() and r.partition = any($3::int[])
       order by r.global_seq
       limit $4`,
     [member.subscription, member.group, partitions, limit],

@@ -129,7 +129,7 @@ export class DeliveryTracker {
     let found: TrackedEvent | undefined;
     for (const seq of this.#order) {
       const tracked = this.#events.get(seq);
-      if (!tracked) continue;
+      if (!tracked || (live > 0 && this.#order[live - 1] === seq)) continue;
       this.#order[live++] = seq;
       if (found) continue;
       if (exclude?.has(tracked.partition)) continue;
@@ -164,7 +164,9 @@ export class DeliveryTracker {
   /** How many tracked events are queued or waiting (fetched, not delivered). */
   get undelivered(): number {
     let count = 0;
-    for (const t of this.#events.values()) if (t.state === "queued" || t.state === "waiting") count++;
+    for (const t of this.#events.values()) {
+      if (t.state === "queued" || t.state === "waiting") count++;
+    }
     return count;
   }
 
@@ -190,6 +192,21 @@ export class DeliveryTracker {
    */
   remove(seq: number): void {
     this.#events.delete(seq);
+  }
+
+  /**
+   * Tracks an event again after a failed write (its partition still held).
+   *
+   * @param tracked The event as it was.
+   */
+  restore(tracked: TrackedEvent): void {
+    const seq = tracked.envelope.globalSeq;
+    if (!this.#frontier.has(tracked.partition) || this.#events.has(seq)) return;
+    this.#events.set(seq, tracked);
+    if (!this.#order.includes(seq)) {
+      this.#order.push(seq);
+      this.#order.sort((a, b) => a - b);
+    }
   }
 
   /**

@@ -1,0 +1,118 @@
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { testBoth } from "./_backends.ts";
+import { RillflowError } from "../mod.ts";
+import { appendOne, setCategory, take } from "./_subscriptions.ts";
+
+testBoth("filters by event type, stream and category", async (store) => {
+  const orders = crypto.randomUUID();
+  const users = crypto.randomUUID();
+  await appendOne(store, orders, "OrderPlaced", { n: 1 });
+  await appendOne(store, users, "UserJoined", { n: 2 });
+  await appendOne(store, orders, "OrderShipped", { n: 3 });
+  await appendOne(store, users, "OrderPlaced", { n: 4 });
+  await setCategory(store, orders, "orders");
+  await setCategory(store, users, "users");
+
+  const feeds = {
+    byType: { eventTypes: ["OrderPlaced"] },
+    byStream: { streamIds: [users] },
+    byCategory: { categories: ["orders"] },
+    combined: { eventTypes: ["OrderPlaced"], categories: ["users"] },
+    all: {},
+  };
+  const expected = {
+    byType: [1, 4],
+    byStream: [2, 4],
+    byCategory: [1, 3],
+    combined: [4],
+    all: [1, 2, 3, 4],
+  };
+  for (const [name, filter] of Object.entries(feeds)) {
+    await store.subscriptions.create(name, filter);
+    const sub = await store.subscriptions.subscribe(name, {
+      stopWhenCaughtUp: true,
+      useNotify: false,
+    });
+    const seen = [];
+    for await (const envelope of sub) seen.push((envelope.data as { n: number }).n);
+    assertEquals(seen, expected[name as keyof typeof expected], name);
+  }
+});
+
+testBoth("resumes from the stored checkpoint after close, not from startFrom", async (store) => {
+  const stream = crypto.randomUUID();
+  const first = await appendOne(store, stream, "E", { n: 1 });
+  for (let n = 2; n <= 5; n++) await appendOne(store, stream, "E", { n });
+  await store.subscriptions.create("resume", { startFrom: first });
+  const sub = await store.subscriptions.subscribe("resume", { batchSize: 2, useNotify: false });
+  const seen: number[] = [];
+  for await (const envelope of sub) {
+    seen.push((envelope.data as { n: number }).n);
+    if (seen.length === 2) break;
+  }
+  assertEquals(seen, [2, 3]);
+  await appendOne(store, stream, "E", { n: 6 });
+  // Changing the filter keeps the checkpoint.
+  await store.subscriptions.create("resume", { eventTypes: ["E"], startFrom: 0 });
+  const again = await store.subscriptions.subscribe("resume", {
+    stopWhenCaughtUp: true,
+    useNotify: false,
+  });
+  const rest = [];
+  for await (const envelope of again) rest.push((envelope.data as { n: number }).n);
+  assertEquals(rest, [4, 5, 6]);
+  const status = await store.subscriptions.groupStatus("resume", "default");
+  assertEquals(status.lag, 0);
+  assertEquals(status.members, []);
+});
+
+testBoth("manual mode redelivers events not acknowledged before a restart", async (store) => {
+  const stream = crypto.randomUUID();
+  for (let n = 1; n <= 4; n++) await appendOne(store, stream, "E", { n });
+  await store.subscriptions.create("manual");
+  const sub = await store.subscriptions.subscribe("manual", {
+    ackMode: "manual",
+    useNotify: false,
+  });
+  const got = await take(sub, 4);
+  await sub.ack(got[0]!.globalSeq);
+  await sub.ack(got[2]!.globalSeq); // out of order: 2 stays un-acked
+  await sub.close();
+  const again = await store.subscriptions.subscribe("manual", {
+    ackMode: "manual",
+    stopWhenCaughtUp: true,
+    useNotify: false,
+  });
+  const redelivered = [];
+  for await (const envelope of again) {
+    redelivered.push((envelope.data as { n: number }).n);
+    await again.ack(envelope.globalSeq);
+  }
+  assertEquals(redelivered, [2, 4]);
+  const status = await store.subscriptions.groupStatus("manual", "default");
+  assertEquals(status.checkpoint, got[3]!.globalSeq);
+});
+
+testBoth("unknown subscriptions and bad input raise typed errors", async (store) => {
+  await assertRejects(
+    () => store.subscriptions.subscribe("nope"),
+    RillflowError,
+    "Unknown subscription",
+  );
+  await assertRejects(() => store.subscriptions.create("bad name"), TypeError, "subscription name");
+  await assertRejects(
+    () => store.subscriptions.create("s", { streamIds: ["x"] }),
+    TypeError,
+    "UUID",
+  );
+  await assertRejects(() => store.subscriptions.create("s", { startFrom: -1 }), RangeError);
+  assertEquals(await store.subscriptions.list(), []);
+  await store.subscriptions.create("s");
+  const error = await assertRejects(
+    () =>
+      store.subscriptions.subscribe("s", { members: "shared", group: "g" }).then((s) => s.close())
+        .then(() => store.subscriptions.subscribe("s", { group: "g" })),
+    RillflowError,
+  );
+  assert(error.code === "INVALID_INPUT", error.message);
+});
