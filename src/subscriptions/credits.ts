@@ -90,27 +90,27 @@ export async function reserveCredits(
       `select g.max_in_flight, s.paused from ${t("subscription_groups")} g
          join ${t("subscriptions")} s on s.name = g.subscription
         where g.subscription = $1 and g.group_name = $2
-          for update of g`,
+          for no key update of g`,
       [member.subscription, member.group],
     );
     if (!locked) return deletedReservation();
     const limit = locked.max_in_flight ?? memberMax;
     const [row] = await tx.query<GroupRow>(
       `with granted as (
-         select greatest(0, least($4::int, coalesce($6::int, $4::int) - coalesce(sum(in_flight), 0)))::int
+         select greatest(0, least($4::int, coalesce($5::int, $4::int) - coalesce(sum(in_flight), 0)))::int
                   as n
            from ${t("subscription_members")}
           where subscription = $1 and group_name = $2 and expires_at > clock_timestamp()
        ), m as (
          update ${t("subscription_members")} set in_flight = in_flight + (select n from granted)
-          where subscription = $1 and group_name = $2 and member_id = $3 and not $7::boolean
+          where subscription = $1 and group_name = $2 and member_id = $3 and not $6::boolean
          returning in_flight
        )
        select case when exists (select 1 from m) then (select n from granted) else 0 end
                 as granted,
-              exists (select 1 from m) or $7::boolean as member,
-              $6::int as max_in_flight, $7::boolean as paused, ${figures(context)}`,
-      [...params, limit, locked.paused],
+              exists (select 1 from m) or $6::boolean as member,
+              $5::int as max_in_flight, $6::boolean as paused, ${figures(context)}`,
+      [member.subscription, member.group, member.memberId, want, limit, locked.paused],
     );
     return toReservation(row!, limit);
   });

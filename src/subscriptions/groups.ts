@@ -200,6 +200,12 @@ export async function resetGroups(
     if (!found!.subscription) throw unknownSubscription(subscription);
     if (group !== undefined && found!.groups === 0) throw unknownGroup(subscription, group);
     const params = [subscription, group ?? null];
+    // Lease rows in partition order, as members lock them: no deadlock with a member's write.
+    await tx.query(
+      `select 1 from ${t("subscription_leases")} where ${where}
+        order by group_name, partition for no key update`,
+      params,
+    );
     await tx.query(
       `update ${t("subscription_leases")}
           set lease_owner = null, lease_expires_at = null, fencing_token = fencing_token + 1

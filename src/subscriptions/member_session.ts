@@ -15,7 +15,8 @@ import {
   heartbeat,
   releasePartitions,
 } from "./membership.ts";
-import { type HeldLease, type MemberRef, writeProgress } from "./progress.ts";
+import type { HeldLease, MemberRef } from "./progress.ts";
+import { ProgressWriter } from "./progress_writer.ts";
 import { DeliveryTracker } from "./tracker.ts";
 
 /** What a beat changed. */
@@ -50,6 +51,8 @@ export function leaseLost(member: MemberRef, globalSeq: number): RillflowError {
 /** A member's partitions, leases and delivery state. */
 export class MemberSession {
   readonly tracker: DeliveryTracker = new DeliveryTracker();
+  /** Writes this member's progress, one statement at a time. */
+  readonly writer: ProgressWriter;
   /** Incremented whenever the partition set changes. */
   epoch = 0;
   readonly #context: StoreContext;
@@ -73,6 +76,7 @@ export class MemberSession {
     readonly leaseTtlMs: number,
   ) {
     this.#context = context;
+    this.writer = new ProgressWriter(context, member, this.tracker);
   }
 
   /** The leases held, by partition. */
@@ -177,10 +181,7 @@ export class MemberSession {
     for (const [partition, deadline] of [...this.#handover]) {
       if (this.tracker.hasOutstanding(partition) && now < deadline) continue;
       const token = this.#leases.get(partition)!;
-      await writeProgress(this.#context.executor, this.#context, this.member, {
-        leases: [{ partition, token }],
-        checkpoints: this.tracker.checkpoints([partition]),
-      });
+      await this.writer.submit({ leases: [{ partition, token }], fold: [partition] });
       await releasePartitions(this.#context, this.member, [partition]);
       lostCredits += this.lose(partition);
     }

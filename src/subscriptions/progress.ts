@@ -28,7 +28,7 @@ export interface ProgressWrite {
   /** The leases the writes are fenced by (their partitions only are touched). */
   readonly leases: readonly HeldLease[];
   /** New checkpoints, one per lease (`undefined` entries or lower values leave it). */
-  readonly checkpoints?: readonly number[];
+  readonly checkpoints?: ReadonlyArray<number | undefined>;
   /** Acknowledged events above their partition's checkpoint: `[globalSeq, partition]`. */
   readonly acks?: ReadonlyArray<readonly [number, number]>;
   /** Events whose retry row goes (acknowledged or dead-lettered). */
@@ -55,6 +55,7 @@ function progressSql(context: StoreContext): string {
         join unnest($4::int[], $5::bigint[], $6::bigint[]) as m(part, token, cp)
           on l.partition = m.part and l.fencing_token = m.token
        where l.subscription = $1 and l.group_name = $2 and l.lease_owner = $3
+       order by l.partition
          for share of l
     ), folded as (
       update ${t("subscription_partitions")} p set checkpoint = lease.cp, updated_at = now()
@@ -90,12 +91,18 @@ function progressSql(context: StoreContext): string {
       returning 1
     )
     select array(select partition from lease order by partition) as held,
-           txid_current()::text as xid`;
+           txid_current()::text as xid,
+           case when $16 then set_config('synchronous_commit', 'off', true) end as async`;
 }
 
 /**
  * Writes a member's progress in one statement on `db` (the pool, or the
  * caller's transaction for `ackInTx`).
+ *
+ * On the pool the statement commits asynchronously (`synchronous_commit`
+ * off for its own transaction): should the server crash right after, the
+ * write may be lost, which only means events are delivered again (at least
+ * once). In a caller's transaction, the caller's durability applies.
  *
  * @param db Where to run.
  * @param context The store context.
@@ -129,6 +136,7 @@ export async function writeProgress(
     retry?.delayMs ?? null,
     retry?.error ?? null,
     write.release ?? 0,
+    db === context.executor,
   ]);
   return { held: row?.held ?? [], xid: row?.xid ?? "" };
 }

@@ -13,10 +13,9 @@ import {
   type SubscriptionLabels,
 } from "../observability/subscription_metrics.ts";
 import { backoffDelayMs, exhausted } from "../projections/backoff.ts";
-import { addDeadLetter, errorText } from "../projections/dead_letters.ts";
-import { groupDeadLetterQueue } from "./dead_letters.ts";
+import { errorText } from "../projections/dead_letters.ts";
 import { leaseLost, type MemberSession } from "./member_session.ts";
-import { type ProgressWrite, transactionStatuses, writeProgress } from "./progress.ts";
+import { transactionStatuses, writeProgress } from "./progress.ts";
 import type { ResolvedSubscribeOptions } from "./subscribe_options.ts";
 import type { TrackedEvent } from "./tracker.ts";
 
@@ -44,7 +43,6 @@ export class Settlement {
   #maxDelivered = 0;
   #unreleased = 0;
   #acked: Array<[number, number]> = [];
-  readonly #written = new Map<number, number>();
 
   /**
    * @param context The store context.
@@ -112,7 +110,6 @@ export class Settlement {
     if (evicted) {
       this.#unreleased = 0;
       this.#acked = [];
-      this.#written.clear();
     } else this.#unreleased += lostCredits;
   }
 
@@ -147,31 +144,22 @@ export class Settlement {
    */
   async flush(releaseSpare: number): Promise<void> {
     const leases = this.#session.leases;
-    const checkpoints = this.#session.tracker.checkpoints(leases.map((l) => l.partition));
-    const moved = leases.some((l, i) => checkpoints[i]! > (this.#written.get(l.partition) ?? -1));
     const release = this.#unreleased + releaseSpare;
+    const moved = this.#session.writer.checkpointsMoved(leases);
     if (!moved && release === 0 && this.#acked.length === 0) return;
     const acks = this.#acked;
     this.#unreleased = 0;
     this.#acked = [];
-    try {
-      const { held } = await this.#write({ leases, checkpoints, acks, release });
-      leases.forEach((l, i) => {
-        if (held.includes(l.partition)) this.#noteWritten(l.partition, checkpoints[i]!);
-      });
-    } catch (error) {
-      this.#unreleased += release;
-      this.#acked.push(...acks);
-      throw error;
-    }
-  }
-
-  #noteWritten(partition: number, checkpoint: number): void {
-    this.#written.set(partition, Math.max(checkpoint, this.#written.get(partition) ?? -1));
-  }
-
-  #write(write: ProgressWrite, tx?: Tx) {
-    return writeProgress(tx ?? this.#context.executor, this.#context, this.#session.member, write);
+    await this.#session.writer.submit({
+      leases,
+      fold: leases.map((l) => l.partition),
+      acks,
+      release,
+      onFailure: () => {
+        this.#unreleased += release;
+        this.#acked.push(...acks);
+      },
+    });
   }
 
   /** Finds a delivered event to settle, or explains why it cannot be settled. */
@@ -206,22 +194,15 @@ export class Settlement {
     const lease = this.#lease(tracked);
     const tracker = this.#session.tracker;
     tracker.remove(globalSeq);
-    const checkpoints = tracker.checkpoints([lease.partition]);
-    let held: number[];
-    try {
-      ({ held } = await this.#write({
-        leases: [lease],
-        checkpoints,
-        acks: [[globalSeq, lease.partition]],
-        clearRetries: [globalSeq],
-        release: 1,
-      }));
-    } catch (error) {
-      tracker.restore(tracked);
-      throw error;
-    }
+    const held = await this.#session.writer.submit({
+      leases: [lease],
+      fold: [lease.partition],
+      acks: [[globalSeq, lease.partition]],
+      clearRetries: [globalSeq],
+      release: 1,
+      onFailure: () => tracker.restore(tracked),
+    });
     if (!held.includes(lease.partition)) throw leaseLost(this.#session.member, globalSeq);
-    this.#noteWritten(lease.partition, checkpoints[0]!);
     countSubscriptionEvents(this.#labels, "acked");
     this.#wake();
   }
@@ -234,11 +215,12 @@ export class Settlement {
     const tracked = this.#settleable(globalSeq);
     if (!tracked) return;
     const lease = this.#lease(tracked);
-    const { held, xid } = await this.#write({
+    // In the caller's transaction: no checkpoint or credit rows are touched, only the ack row.
+    const { held, xid } = await writeProgress(tx, this.#context, this.#session.member, {
       leases: [lease],
       acks: [[globalSeq, lease.partition]],
       clearRetries: [globalSeq],
-    }, tx);
+    });
     if (!held.includes(lease.partition)) throw leaseLost(this.#session.member, globalSeq);
     tracked.state = "tentative";
     tracked.xid = xid;
@@ -259,7 +241,7 @@ export class Settlement {
     } else {
       const delayMs = delay ?? backoffDelayMs(attempts, this.#options.backoff);
       const error = options.error === undefined ? null : errorText(options.error);
-      const { held } = await this.#write({
+      const held = await this.#session.writer.submit({
         leases: [lease],
         retry: { globalSeq, partition: lease.partition, attempts, delayMs, error },
         release: 1,
@@ -282,26 +264,16 @@ export class Settlement {
     const tracker = this.#session.tracker;
     const seq = tracked.envelope.globalSeq;
     tracker.remove(seq);
-    const checkpoints = tracker.checkpoints([lease.partition]);
-    const { subscription, group } = this.#session.member;
-    try {
-      await this.#context.executor.transaction(async (tx) => {
-        const { held } = await this.#write({
-          leases: [lease],
-          checkpoints,
-          acks: [[seq, lease.partition]],
-          clearRetries: [seq],
-          release: 1,
-        }, tx);
-        if (!held.includes(lease.partition)) throw leaseLost(this.#session.member, seq);
-        const queue = groupDeadLetterQueue(this.#context, subscription, group);
-        await addDeadLetter(tx, queue, tracked.envelope, error ?? "nacked", attempts);
-      });
-    } catch (failure) {
-      tracker.restore(tracked);
-      throw failure;
-    }
-    this.#noteWritten(lease.partition, checkpoints[0]!);
+    const held = await this.#session.writer.submit({
+      leases: [lease],
+      fold: [lease.partition],
+      acks: [[seq, lease.partition]],
+      clearRetries: [seq],
+      release: 1,
+      deadLetter: { envelope: tracked.envelope, error: error ?? "nacked", attempts },
+      onFailure: () => tracker.restore(tracked),
+    });
+    if (!held.includes(lease.partition)) throw leaseLost(this.#session.member, seq);
     countSubscriptionEvents(this.#labels, "deadLettered");
   }
 }

@@ -13,7 +13,6 @@ import type { EventEnvelope } from "../events/envelope.ts";
 import { NotifyListener, Wakeup } from "../observability/notify_listener.ts";
 import { EVENTS_CHANNEL } from "../observability/notify_listener.ts";
 import {
-  countSubscriptionEvents,
   setSubscriptionGauges,
   type SubscriptionLabels,
 } from "../observability/subscription_metrics.ts";
@@ -65,6 +64,14 @@ export interface Subscription extends AsyncIterable<EventEnvelope> {
    * @param options The delay and the error to record.
    */
   nack(globalSeq: number, options?: NackOptions): Promise<void>;
+  /**
+   * Runs `fn` in a transaction on the subscription's store (`search_path` set
+   * to its schema), for side effects that commit together with `ackInTx`.
+   *
+   * @param fn The work; it must use the given `tx` only.
+   * @returns What `fn` returned, once committed.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Stops: settles what auto mode owes, writes the checkpoint, releases the lease. */
   close(): Promise<void>;
   /** Closes at the end of an `await using` block. */
@@ -202,7 +209,12 @@ export class SubscriptionMember implements Subscription {
   [Symbol.asyncIterator](): AsyncIterator<EventEnvelope> {
     return {
       next: () => {
-        const result = this.#chain.then(() => this.#next());
+        const result = this.#chain.then(() => this.#next()).catch(async (error) => {
+          // An iteration that failed is over: release the lease rather than hold it idle.
+          this.#closing ??= this.#shutDown(false);
+          await this.#closing.catch(() => {});
+          throw error;
+        });
         this.#chain = result.catch(() => {});
         return result;
       },
@@ -307,6 +319,14 @@ export class SubscriptionMember implements Subscription {
 
   nack(globalSeq: number, options: NackOptions = {}): Promise<void> {
     return this.#settle.nack(globalSeq, options);
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (typeof fn !== "function") throw new TypeError("transaction() takes a function of tx");
+    return this.#context.executor.transaction(
+      (tx) => fn({ query: tx.query, sql: tx.sql }),
+      { searchPath: this.#context.schema },
+    );
   }
 
   close(): Promise<void> {
