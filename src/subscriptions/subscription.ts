@@ -10,6 +10,7 @@
 import type { StoreContext } from "../_context.ts";
 import type { Tx } from "../db/executor.ts";
 import type { EventEnvelope } from "../events/envelope.ts";
+import { isRillflowError } from "../errors.ts";
 import { NotifyListener, Wakeup } from "../observability/notify_listener.ts";
 import { EVENTS_CHANNEL } from "../observability/notify_listener.ts";
 import {
@@ -102,6 +103,7 @@ export class SubscriptionMember implements Subscription {
   #spare = 0;
   #head = 0;
   #closed = false;
+  #fatal: unknown;
   #closing?: Promise<void>;
   #chain: Promise<unknown> = Promise.resolve();
   #beatTimer?: ReturnType<typeof setTimeout>;
@@ -178,25 +180,32 @@ export class SubscriptionMember implements Subscription {
   }
 
   #scheduleBeat(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#fatal !== undefined) return;
     const interval = Math.max(20, Math.floor(this.#options.leaseTtlMs / 4));
     this.#beatTimer = setTimeout(() => {
-      this.#beating = this.#beat().catch((error) =>
-        this.#options.onError(error, { during: "heartbeat" })
-      ).finally(() => this.#scheduleBeat());
+      this.#beating = this.#beat().catch((error) => {
+        if (this.#fatal === undefined) this.#options.onError(error, { during: "heartbeat" });
+      }).finally(() => this.#scheduleBeat());
     }, interval);
   }
 
   async #beat(): Promise<void> {
     if (this.#closed) return;
+    try {
+      this.#filter = (await readSubscription(this.#context.executor, this.#context, this.name))
+        .filter;
+    } catch (error) {
+      // Deleted while consuming: the iteration ends with the error.
+      if (isRillflowError(error, "UNKNOWN_SUBSCRIPTION")) this.#fatal = error;
+      this.#wakeup.wake();
+      throw error;
+    }
     const outcome = await this.#session.beat();
     if (outcome.evicted) this.#spare = 0;
     this.#settle.forget(outcome.evicted, outcome.lostCredits);
     const partitions = this.#session.scanPartitions;
     const requeued = await scanRequeued(this.#context, this.#session.member, partitions, 100);
     this.#session.tracker.addFetched([], requeued, 0);
-    const info = await readSubscription(this.#context.executor, this.#context, this.name);
-    this.#filter = info.filter;
     setSubscriptionGauges(this.#labels, {
       inFlight: outcome.heartbeat.inFlight,
       checkpoint: outcome.heartbeat.checkpoint,
@@ -229,6 +238,7 @@ export class SubscriptionMember implements Subscription {
     this.#settle.autoAckPrevious();
     while (!this.#closed) {
       if (this.#options.signal?.aborted) break;
+      if (this.#fatal !== undefined) throw this.#fatal;
       await this.#settle.resolveTentative(false);
       const tracker = this.#session.tracker;
       const next = tracker.nextDeliverable(Date.now(), this.#session.handingOver);
@@ -262,7 +272,7 @@ export class SubscriptionMember implements Subscription {
       want,
       this.#options.maxInFlight,
     );
-    if (reservation.deleted) throw unknownSubscription(this.name);
+    if (reservation.deleted) throw (this.#fatal = unknownSubscription(this.name));
     if (reservation.evicted) await this.#beat();
     else this.#spare += reservation.granted;
     setSubscriptionGauges(this.#labels, {

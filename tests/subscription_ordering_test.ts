@@ -1,0 +1,137 @@
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { dropSchemaAndClose, freshSchema, testServer } from "./_backends.ts";
+import { event, Expected, RillflowError, Store } from "../mod.ts";
+import type { Subscription } from "../mod.ts";
+import { contextOf } from "../src/_context.ts";
+import { prepareAppend, runAppend } from "../src/events/append.ts";
+import { take } from "./_subscriptions.ts";
+
+/** Appends inside a transaction that stays open until `release` resolves. */
+function openAppend(store: Store, streamId: string, release: Promise<void>) {
+  const context = contextOf(store);
+  const appended = Promise.withResolvers<number>();
+  const committed = context.executor.transaction(async (tx) => {
+    const prepared = prepareAppend(context, streamId, Expected.any, [event("Slow", {})]);
+    const result = await runAppend(tx, context, prepared);
+    appended.resolve(result.globalSeqs[0]!);
+    await release;
+  });
+  committed.catch((error) => appended.reject(error));
+  return { appended: appended.promise, committed };
+}
+
+testServer("a subscriber never passes an append that commits late", async (url) => {
+  const store = await Store.connect(url, { schema: freshSchema(), autoMigrate: true });
+  const gate = Promise.withResolvers<void>();
+  try {
+    await store.subscriptions.create("late");
+    const sub = await store.subscriptions.subscribe("late", { pollIntervalMs: 20 });
+    const slow = openAppend(store, crypto.randomUUID(), gate.promise);
+    const a = await slow.appended;
+    const b = (await store.events.append(crypto.randomUUID(), Expected.any, [event("Fast", {})]))
+      .globalSeqs[0]!;
+    assert(b > a);
+    const iterator = sub[Symbol.asyncIterator]();
+    const first = iterator.next();
+    // B is committed and notified, but A (lower) is still open: nothing may be delivered.
+    // A bounded negative check: the member polls every 20 ms, so it had many chances.
+    const early = await Promise.race([
+      first.then(() => "delivered"),
+      new Promise((resolve) => setTimeout(() => resolve("nothing"), 300)),
+    ]);
+    assertEquals(early, "nothing");
+    gate.resolve();
+    await slow.committed;
+    assertEquals((await first).value?.globalSeq, a);
+    assertEquals((await iterator.next()).value?.globalSeq, b);
+    await sub.close();
+  } finally {
+    gate.resolve();
+    await dropSchemaAndClose(store);
+  }
+});
+
+testServer(
+  "8 writers committing out of order: every member sees each event once, in order",
+  async (url) => {
+    const store = await Store.connect(url, {
+      schema: freshSchema(),
+      autoMigrate: true,
+      maxConnections: 14,
+    });
+    const context = contextOf(store);
+    try {
+      await store.subscriptions.create("stress");
+      const solo = await store.subscriptions.subscribe("stress", {
+        group: "solo",
+        pollIntervalMs: 10,
+      });
+      const shared = await Promise.all([1, 2].map((n) =>
+        store.subscriptions.subscribe("stress", {
+          group: "pair",
+          members: "shared",
+          ackMode: "manual",
+          pollIntervalMs: 10,
+          leaseTtlMs: 1_500,
+          memberId: `p${n}`,
+        })
+      ));
+      const perWriter = 25;
+      const total = 8 * perWriter;
+      const writers = Array.from({ length: 8 }, async (_, w) => {
+        for (let i = 0; i < perWriter; i++) {
+          await context.executor.transaction(async (tx) => {
+            const prepared = prepareAppend(context, crypto.randomUUID(), Expected.any, [
+              event("E", { w, i }),
+            ]);
+            await runAppend(tx, context, prepared);
+            // Hold the transaction open a random while so commits land out of order.
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * 8));
+          });
+        }
+      });
+      const soloSeen = take(solo, total, 30_000);
+      const pairSeen: number[] = [];
+      let pairDone = 0;
+      const consume = async (sub: Subscription) => {
+        for await (const env of sub) {
+          pairSeen.push(env.globalSeq);
+          await sub.ack(env.globalSeq);
+          if (++pairDone >= total) await Promise.all(shared.map((s) => s.close()));
+        }
+      };
+      const pair = Promise.all(shared.map(consume));
+      await Promise.all(writers);
+      const seen = (await soloSeen).map((e) => e.globalSeq);
+      await Promise.race([
+        pair,
+        new Promise((_, reject) => setTimeout(() => reject(new Error("pair timed out")), 30_000)),
+      ]);
+      const all = (await context.executor.query<{ global_seq: number }>(
+        `select global_seq from ${context.table("events")} order by global_seq`,
+      )).map((r) => r.global_seq);
+      assertEquals(seen, all, "the exclusive member saw every event once, in global order");
+      assertEquals([...pairSeen].sort((x, y) => x - y), all, "the pair saw every event once");
+      await Promise.all([solo, ...shared].map((s) => s.close()));
+    } finally {
+      await dropSchemaAndClose(store);
+    }
+  },
+);
+
+testServer("a deleted subscription ends its members with UNKNOWN_SUBSCRIPTION", async (url) => {
+  const store = await Store.connect(url, { schema: freshSchema(), autoMigrate: true });
+  try {
+    await store.subscriptions.create("gone");
+    const sub = await store.subscriptions.subscribe("gone", {
+      pollIntervalMs: 10,
+      leaseTtlMs: 400,
+    });
+    await store.subscriptions.delete("gone");
+    await store.events.append(crypto.randomUUID(), Expected.any, [event("E", {})]);
+    await assertRejects(() => take(sub, 1, 5_000), RillflowError, "Unknown subscription");
+    await sub.close();
+  } finally {
+    await dropSchemaAndClose(store);
+  }
+});
