@@ -6,7 +6,8 @@
  */
 import { runBench } from "./harness.ts";
 import { foundationWorkloads } from "./foundation.ts";
+import { subscriptionWorkloads } from "./subscriptions.ts";
 
 if (import.meta.main) {
-  await runBench([...foundationWorkloads]);
+  await runBench([...foundationWorkloads, ...subscriptionWorkloads]);
 }

@@ -60,6 +60,7 @@ export class MemberSession {
   readonly #handover = new Map<number, number>();
   readonly #lost = new Set<number>();
   #joined = false;
+  #rebalancing = false;
 
   /**
    * @param context The store context.
@@ -83,6 +84,11 @@ export class MemberSession {
   get leases(): HeldLease[] {
     return [...this.#leases].map(([partition, token]) => ({ partition, token }))
       .sort((a, b) => a.partition - b.partition);
+  }
+
+  /** Whether partitions are changing hands (the member beats more often meanwhile). */
+  get rebalancing(): boolean {
+    return this.#rebalancing;
   }
 
   /** Partitions being handed over: no new deliveries from them. */
@@ -163,6 +169,7 @@ export class MemberSession {
       this.epoch++;
     }
     lostCredits += await this.#handOver(new Set(desired));
+    this.#rebalancing = this.#handover.size > 0 || desired.some((p) => !this.#leases.has(p));
     return { heartbeat: beat, changed: epoch !== this.epoch, lostCredits, evicted };
   }
 

@@ -36,6 +36,36 @@ export interface ScanResult {
   readonly head: number;
 }
 
+/**
+ * How many positions one scan covers: a bounded window keeps each read
+ * proportional to a batch whatever the backlog and whatever plan the server
+ * picks; sparse filters double it, a full batch brings it back.
+ */
+export class ScanWindow {
+  #size: number;
+
+  /** @param batchSize The member's batch size (the smallest window). */
+  constructor(readonly batchSize: number) {
+    this.#size = batchSize;
+  }
+
+  /** The current window, in positions. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Adapts after a scan.
+   *
+   * @param found How many events it returned.
+   * @param limit The scan's limit.
+   */
+  adapt(found: number, limit: number): void {
+    if (found >= limit) this.#size = this.batchSize;
+    else if (found < limit / 2) this.#size = Math.min(this.#size * 2, 2 ** 40);
+  }
+}
+
 const statements = new WeakMap<StoreContext, string>();
 
 function scanSql(context: StoreContext): string {
@@ -81,6 +111,7 @@ function toFetched(row: ScanRow, nowMs: number): FetchedEvent {
  * @param partitions The partitions to read.
  * @param after Per partition, the position after which to read.
  * @param limit At most this many events.
+ * @param window How many positions past the lowest of `after` to cover at most.
  * @returns The events (upcast), how far the partitions are now scanned, and the head.
  */
 export async function scanPartitions(
@@ -91,11 +122,13 @@ export async function scanPartitions(
   partitions: readonly number[],
   after: readonly number[],
   limit: number,
+  window: number,
 ): Promise<ScanResult> {
   const { executor } = context;
   const head = (await readWatermark(executor, context)).position;
   const from = Math.min(...after);
   if (partitions.length === 0 || head <= from) return { events: [], scannedTo: head, head };
+  const upTo = Math.min(head, from + window);
   let text = statements.get(context);
   if (!text) statements.set(context, text = scanSql(context));
   const rows = await executor.query<ScanRow>(text, [
@@ -105,7 +138,7 @@ export async function scanPartitions(
     after,
     partitionCount,
     from,
-    head,
+    upTo,
     ...filterParams(filter),
     limit,
   ]);
@@ -113,7 +146,7 @@ export async function scanPartitions(
   const fetched = rows.map((row) => toFetched(row, nowMs));
   const upcast = await context.settings.upcast(fetched.map((f) => f.envelope));
   const events = fetched.map((f, i) => ({ ...f, envelope: upcast[i]! }));
-  const scannedTo = rows.length === limit ? rows[rows.length - 1]!.global_seq : head;
+  const scannedTo = rows.length === limit ? rows[rows.length - 1]!.global_seq : upTo;
   return { events, scannedTo, head };
 }
 

@@ -23,7 +23,7 @@ import type { StoredFilter } from "./filter.ts";
 import { ensureGroup } from "./groups.ts";
 import { leaveGroup } from "./membership.ts";
 import { MemberSession } from "./member_session.ts";
-import { scanPartitions, scanRequeued } from "./scan.ts";
+import { scanPartitions, scanRequeued, ScanWindow } from "./scan.ts";
 import { Settlement } from "./settlement.ts";
 import type { ResolvedSubscribeOptions } from "./subscribe_options.ts";
 
@@ -98,6 +98,7 @@ export class SubscriptionMember implements Subscription {
   readonly #settle: Settlement;
   readonly #labels: SubscriptionLabels;
   readonly #wakeup = new Wakeup();
+  readonly #window: ScanWindow;
   #filter: StoredFilter;
   #listener: NotifyListener | null = null;
   #spare = 0;
@@ -131,6 +132,7 @@ export class SubscriptionMember implements Subscription {
       options.leaseTtlMs,
     );
     this.#labels = { schema: context.schema, subscription: name, group: options.group };
+    this.#window = new ScanWindow(options.batchSize);
     this.#settle = new Settlement(
       context,
       this.#session,
@@ -181,7 +183,9 @@ export class SubscriptionMember implements Subscription {
 
   #scheduleBeat(): void {
     if (this.#closed || this.#fatal !== undefined) return;
-    const interval = Math.max(20, Math.floor(this.#options.leaseTtlMs / 4));
+    // Beat faster while partitions change hands, so a rebalance takes milliseconds, not beats.
+    const beat = Math.floor(this.#options.leaseTtlMs / 4);
+    const interval = Math.max(20, this.#session.rebalancing ? Math.min(beat, 50) : beat);
     this.#beatTimer = setTimeout(() => {
       this.#beating = this.#beat().catch((error) => {
         if (this.#fatal === undefined) this.#options.onError(error, { during: "heartbeat" });
@@ -304,11 +308,13 @@ export class SubscriptionMember implements Subscription {
       partitions,
       tracker.frontiers(partitions),
       this.#options.batchSize,
+      this.#window.size,
     );
     this.#head = result.head;
     if (epoch !== session.epoch) return "busy";
     tracker.addFetched(partitions, result.events, result.scannedTo);
-    if (result.events.length > 0) return "fetched";
+    this.#window.adapt(result.events.length, this.#options.batchSize);
+    if (result.events.length > 0 || result.scannedTo < result.head) return "fetched";
     return tracker.size === 0 ? "caught-up" : "busy";
   }
 

@@ -41,6 +41,7 @@ export class DeliveryTracker {
   readonly #frontier = new Map<number, number>();
   readonly #events = new Map<number, TrackedEvent>();
   #order: number[] = [];
+  #start = 0;
 
   /** The partitions held, ascending. */
   get partitions(): number[] {
@@ -108,7 +109,7 @@ export class DeliveryTracker {
       if (seq < last) outOfOrder = true;
       this.#order.push(seq);
     }
-    if (outOfOrder) this.#order.sort((a, b) => a - b);
+    if (outOfOrder) this.#resort();
     for (const p of partitions) {
       const frontier = this.#frontier.get(p);
       if (frontier !== undefined && scannedTo > frontier) this.#frontier.set(p, scannedTo);
@@ -124,15 +125,12 @@ export class DeliveryTracker {
    * @returns The event, or undefined when nothing is deliverable now.
    */
   nextDeliverable(nowMs: number, exclude?: ReadonlySet<number>): TrackedEvent | undefined {
+    this.#compact();
     const blocked = new Set<string>();
-    let live = 0;
-    let found: TrackedEvent | undefined;
-    for (const seq of this.#order) {
+    for (let i = this.#start; i < this.#order.length; i++) {
+      const seq = this.#order[i]!;
       const tracked = this.#events.get(seq);
-      if (!tracked || (live > 0 && this.#order[live - 1] === seq)) continue;
-      this.#order[live++] = seq;
-      if (found) continue;
-      if (exclude?.has(tracked.partition)) continue;
+      if (!tracked || exclude?.has(tracked.partition)) continue;
       const stream = tracked.envelope.streamId;
       if (tracked.state === "waiting" && tracked.dueAtMs > nowMs) {
         if (!tracked.requeued) blocked.add(stream);
@@ -140,10 +138,29 @@ export class DeliveryTracker {
       }
       if (tracked.state !== "queued" && tracked.state !== "waiting") continue;
       if (!tracked.requeued && blocked.has(stream)) continue;
-      found = tracked;
+      return tracked;
     }
-    this.#order.length = live;
-    return found;
+    return undefined;
+  }
+
+  /** Sorts the live part of the order (after an insertion below its end). */
+  #resort(): void {
+    this.#order = this.#order.slice(this.#start).sort((a, b) => a - b);
+    this.#start = 0;
+  }
+
+  /** Drops positions no longer tracked from the order (from the front at once, else in bulk). */
+  #compact(): void {
+    while (this.#start < this.#order.length && !this.#events.has(this.#order[this.#start]!)) {
+      this.#start++;
+    }
+    if (this.#order.length - this.#start > 2 * this.#events.size + 64 || this.#start > 4096) {
+      const seen = new Set<number>();
+      this.#order = this.#order.slice(this.#start).filter((seq) =>
+        this.#events.has(seq) && !seen.has(seq) && seen.add(seq)
+      );
+      this.#start = 0;
+    }
   }
 
   /**
@@ -205,7 +222,7 @@ export class DeliveryTracker {
     this.#events.set(seq, tracked);
     if (!this.#order.includes(seq)) {
       this.#order.push(seq);
-      this.#order.sort((a, b) => a - b);
+      this.#resort();
     }
   }
 
