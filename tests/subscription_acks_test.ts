@@ -4,7 +4,7 @@ import { metricsRegistry, RillflowError } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { appendOne, take, waitFor } from "./_subscriptions.ts";
 
-const fast = { useNotify: false, pollIntervalMs: 20 } as const;
+const fast = { useNotify: false, pollIntervalMs: 20, leaseTtlMs: 1_000 } as const;
 
 testBoth("ackInTx commits or rolls back with the caller's writes", async (store) => {
   const { executor, schema } = contextOf(store);
@@ -145,3 +145,24 @@ testBoth("dead letters can be deleted; acks of events not delivered are refused"
   await assertRejects(() => store.subscriptions.dlqDelete("dlq", entry!.id), RillflowError);
   await sub.close();
 });
+
+testBoth(
+  "auto mode: a nacked event comes back, and asking for the next one acks it",
+  async (store) => {
+    const stream = crypto.randomUUID();
+    const e1 = await appendOne(store, stream, "E", { n: 1 });
+    const e2 = await appendOne(store, stream, "E", { n: 2 });
+    await store.subscriptions.create("auto-retry");
+    const sub = await store.subscriptions.subscribe("auto-retry", fast);
+    const seen: number[] = [];
+    for await (const envelope of sub) {
+      seen.push(envelope.globalSeq);
+      if (seen.length === 1) await sub.nack(envelope.globalSeq, { retryAfterMs: 0 });
+      if (seen.length === 3) break;
+    }
+    assertEquals(seen, [e1, e1, e2], "the retry comes before the rest of its stream");
+    const status = await store.subscriptions.groupStatus("auto-retry", "default");
+    assertEquals(status.checkpoint, e2);
+    assertEquals(status.retrying, 0, "the acked retry's row is gone");
+  },
+);

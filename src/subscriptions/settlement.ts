@@ -43,6 +43,7 @@ export class Settlement {
   #maxDelivered = 0;
   #unreleased = 0;
   #acked: Array<[number, number]> = [];
+  #clear: number[] = [];
 
   /**
    * @param context The store context.
@@ -96,6 +97,7 @@ export class Settlement {
     this.#session.tracker.remove(seq);
     this.#unreleased++;
     this.#acked.push([seq, tracked.partition]);
+    if (tracked.attempts > 0 || tracked.requeued) this.#clear.push(seq);
     countSubscriptionEvents(this.#labels, "acked");
   }
 
@@ -110,6 +112,7 @@ export class Settlement {
     if (evicted) {
       this.#unreleased = 0;
       this.#acked = [];
+      this.#clear = [];
     } else this.#unreleased += lostCredits;
   }
 
@@ -148,16 +151,20 @@ export class Settlement {
     const moved = this.#session.writer.checkpointsMoved(leases);
     if (!moved && release === 0 && this.#acked.length === 0) return;
     const acks = this.#acked;
+    const clearRetries = this.#clear;
     this.#unreleased = 0;
     this.#acked = [];
+    this.#clear = [];
     await this.#session.writer.submit({
       leases,
       fold: leases.map((l) => l.partition),
       acks,
+      clearRetries,
       release,
       onFailure: () => {
         this.#unreleased += release;
         this.#acked.push(...acks);
+        this.#clear.push(...clearRetries);
       },
     });
   }
