@@ -27,8 +27,11 @@ export interface CreateSubscriptionOptions extends SubscriptionFilter {
 
 /** A validated filter as stored: sorted, without duplicates, empty lists dropped. */
 export interface StoredFilter {
+  /** Only events of these types. */
   readonly eventTypes?: readonly string[];
+  /** Only events of these streams (lowercase UUIDs). */
   readonly streamIds?: readonly string[];
+  /** Only events of streams in these categories. */
   readonly categories?: readonly string[];
 }
 

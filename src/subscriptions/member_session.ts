@@ -169,7 +169,9 @@ export class MemberSession {
       this.epoch++;
     }
     lostCredits += await this.#handOver(new Set(desired));
-    this.#rebalancing = this.#handover.size > 0 || desired.some((p) => !this.#leases.has(p));
+    // Standbys of exclusive groups wait for the lease at the normal pace.
+    this.#rebalancing = this.mode === "shared" &&
+      (this.#handover.size > 0 || desired.some((p) => !this.#leases.has(p)));
     return { heartbeat: beat, changed: epoch !== this.epoch, lostCredits, evicted };
   }
 
