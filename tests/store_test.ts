@@ -107,3 +107,16 @@ testBoth("closing a store view leaves its owner usable", async (store) => {
   const [row] = await contextOf(store).executor.query<{ one: number }>("select 1 as one");
   assertEquals(row?.one, 1);
 });
+
+testBoth("a savepoint confines a SQL error and keeps the transaction usable", async (store) => {
+  const { executor } = contextOf(store);
+  const rows = await executor.transaction(async (tx) => {
+    await assertRejects(
+      () => tx.savepoint((sp) => sp.query("select * from no_such_table")),
+      RillflowError,
+    );
+    const kept = await tx.savepoint((sp) => sp.sql<{ n: number }>`select ${1}::int as n`);
+    return [...kept, ...await tx.query<{ n: number }>("select 2 as n")];
+  });
+  assertEquals(rows, [{ n: 1 }, { n: 2 }]);
+});

@@ -86,6 +86,15 @@ function txHandle(t: postgres.TransactionSql): InternalTx {
           .writable();
         await pipeline(Readable.from([data]), writable);
       }),
+    // postgres.js fails a transaction whose scope saw any query error, even a caught one;
+    // its savepoint scope confines such errors.
+    savepoint: async <T>(fn: (tx: InternalTx) => Promise<T>) => {
+      try {
+        return await t.savepoint((s: postgres.TransactionSql) => fn(txHandle(s))) as T;
+      } catch (error) {
+        throw fromDriver(error) ? mapDatabaseError(error) : error;
+      }
+    },
   };
 }
 

@@ -44,7 +44,12 @@ function assertField(field: unknown, what: string): void {
 }
 
 /** A row of a {@linkcode viewProjection}'s table: the key and its count and sum columns. */
-export type ViewRow = { key: string } & Record<string, number>;
+export interface ViewRow {
+  /** The grouping key. */
+  readonly key: string;
+  /** The count and sum columns, as numbers. */
+  readonly [column: string]: string | number;
+}
 
 /** A {@linkcode viewProjection}: its table, plus a reader. */
 export interface ViewProjection extends TableProjection {
