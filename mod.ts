@@ -47,11 +47,15 @@ export type { ProjectionStatus } from "./src/projections/admin.ts";
 export type { DeadLetter } from "./src/projections/dead_letters.ts";
 export {
   type EventField,
+  type KeyedState,
+  type MultiStreamProjection,
   multiStreamProjection,
   type MultiStreamProjectionOptions,
   type TableProjection,
+  type ViewProjection,
   viewProjection,
   type ViewProjectionOptions,
+  type ViewRow,
 } from "./src/projections/shapes.ts";
 export {
   healthHandler,

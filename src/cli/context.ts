@@ -20,6 +20,8 @@ export interface CliIo {
   err(text: string): void;
   /** The environment (for `DATABASE_URL`). */
   env(name: string): string | undefined;
+  /** Whether standard error is a terminal (progress is shown only then). */
+  errIsTerminal?(): boolean;
 }
 
 /** The global options every command accepts. */

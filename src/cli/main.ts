@@ -8,12 +8,14 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { CliContext, type CliIo, EXIT, exitFor } from "./context.ts";
 import { registerSchemaCommands } from "./commands/schema.ts";
 import { registerHealthCommands } from "./commands/health.ts";
+import { registerProjectionCommands } from "./commands/projections.ts";
 import { registerSubscriptionCommands } from "./commands/subscriptions.ts";
 
 const defaultIo: CliIo = {
   out: (text) => void Deno.stdout.writeSync(new TextEncoder().encode(text)),
   err: (text) => void Deno.stderr.writeSync(new TextEncoder().encode(text)),
   env: (name) => Deno.env.get(name),
+  errIsTerminal: () => Deno.stderr.isTerminal(),
 };
 
 function buildProgram(cli: CliContext): Command {
@@ -30,6 +32,7 @@ function buildProgram(cli: CliContext): Command {
     .configureOutput({ writeOut: (s) => cli.io.out(s), writeErr: (s) => cli.io.err(s) });
   registerSchemaCommands(program, cli);
   registerHealthCommands(program, cli);
+  registerProjectionCommands(program, cli);
   registerSubscriptionCommands(program, cli);
   for (const command of allCommands(program)) {
     command.exitOverride().configureOutput({

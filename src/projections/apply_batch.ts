@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { Queryable } from "../db/executor.ts";
+import type { InternalTx } from "../db/executor.ts";
 
 /** A failed event: its index in the batch and what it threw. */
 export interface ApplyFailure {
@@ -25,31 +25,30 @@ export interface ApplyFailure {
   readonly error: unknown;
 }
 
-const SAVEPOINT = "rillflow_apply";
+/** Applies one item through the handle of the savepoint it runs under. */
+export type ApplyItem<T> = (item: T, tx: InternalTx) => Promise<void>;
 
 /**
  * Applies `items[from, to)` under one savepoint; on a failure, rolls back to it
  * (the transaction is usable again and nothing of the range remains).
  */
 async function applyRange<T>(
-  tx: Queryable,
+  tx: InternalTx,
   items: readonly T[],
   from: number,
   to: number,
-  apply: (item: T) => Promise<void>,
+  apply: ApplyItem<T>,
 ): Promise<ApplyFailure | null> {
   if (from >= to) return null;
-  await tx.query(`savepoint ${SAVEPOINT}`);
   let index = from;
   try {
-    for (; index < to; index++) await apply(items[index]!);
+    await tx.savepoint(async (savepoint) => {
+      for (; index < to; index++) await apply(items[index]!, savepoint);
+    });
+    return null;
   } catch (error) {
-    await tx.query(`rollback to savepoint ${SAVEPOINT}`);
-    await tx.query(`release savepoint ${SAVEPOINT}`);
     return { index, error };
   }
-  await tx.query(`release savepoint ${SAVEPOINT}`);
-  return null;
 }
 
 /**
@@ -60,14 +59,14 @@ async function applyRange<T>(
  * @param tx The transaction.
  * @param items The batch.
  * @param start The first item to apply.
- * @param apply Applies one item through `tx`.
+ * @param apply Applies one item through the handle it is given.
  * @returns The failure, or `null` when every item from `start` was applied.
  */
 export async function applyUntilFailure<T>(
-  tx: Queryable,
+  tx: InternalTx,
   items: readonly T[],
   start: number,
-  apply: (item: T) => Promise<void>,
+  apply: ApplyItem<T>,
 ): Promise<ApplyFailure | null> {
   let failure = await applyRange(tx, items, start, items.length, apply);
   while (failure) {

@@ -10,6 +10,8 @@ import { quoteIdent } from "../db/identifiers.ts";
 import type { Tx } from "../db/executor.ts";
 import type { EventEnvelope } from "../events/envelope.ts";
 import type { Projection } from "./projection.ts";
+import { contextOf } from "../_context.ts";
+import type { Store } from "../store.ts";
 
 /** A value taken from an event: a dot path into `data` (`"customer.id"`) or a function. */
 export type EventField<V> = string | ((event: EventEnvelope) => V | null | undefined);
@@ -39,6 +41,54 @@ function assertField(field: unknown, what: string): void {
   if (typeof field !== "string" || field === "" || field.split(".").some((part) => part === "")) {
     throw new TypeError(`${what} must be a dot path like "customer.id" or a function`);
   }
+}
+
+/** A row of a {@linkcode viewProjection}'s table: the key and its count and sum columns. */
+export interface ViewRow {
+  /** The grouping key. */
+  readonly key: string;
+  /** The count and sum columns, as numbers. */
+  readonly [column: string]: string | number;
+}
+
+/** A {@linkcode viewProjection}: its table, plus a reader. */
+export interface ViewProjection extends TableProjection {
+  /**
+   * Reads the view, ordered by key (counts and sums as numbers).
+   *
+   * @param store The store whose schema holds the table.
+   * @returns The rows.
+   */
+  read(store: Store): Promise<ViewRow[]>;
+}
+
+/** A state of a {@linkcode multiStreamProjection}. */
+export interface KeyedState<S> {
+  /** The key. */
+  id: string;
+  /** The folded state. */
+  state: S;
+  /** How many events were folded into it. */
+  version: number;
+}
+
+/** A {@linkcode multiStreamProjection}: its table, plus readers. */
+export interface MultiStreamProjection<S> extends TableProjection {
+  /**
+   * Reads one key's state.
+   *
+   * @param store The store whose schema holds the table.
+   * @param id The key.
+   * @returns The state, or `null` when no event carried this key.
+   */
+  get(store: Store, id: string): Promise<KeyedState<S> | null>;
+  /**
+   * Reads every state, ordered by key.
+   *
+   * @param store The store whose schema holds the table.
+   * @returns The states.
+   */
+  read(store: Store): Promise<KeyedState<S>[]>;
 }
 
 /** Options of {@linkcode viewProjection}. */
@@ -79,7 +129,7 @@ export interface ViewProjectionOptions {
  * @returns The projection.
  * @throws {TypeError} For invalid table or column names or fields.
  */
-export function viewProjection(options: ViewProjectionOptions): TableProjection {
+export function viewProjection(options: ViewProjectionOptions): ViewProjection {
   const table = quoteIdent(options.table, "table");
   assertField(options.key, "key");
   const count = options.count === false ? null : quoteIdent(options.count ?? "count", "column");
@@ -120,6 +170,17 @@ export function viewProjection(options: ViewProjectionOptions): TableProjection 
         return String(value);
       });
       await tx.query(upsert, [String(key), ...values]);
+    },
+    async read(store) {
+      const { executor, table: qualified } = contextOf(store);
+      const rows = await executor.query<Record<string, string | number>>(
+        `select * from ${qualified(options.table)} order by "key"`,
+      );
+      return rows.map((row) =>
+        Object.fromEntries(
+          Object.entries(row).map(([k, v]) => [k, k === "key" ? v : Number(v)]),
+        ) as ViewRow
+      );
     },
   };
 }
@@ -167,7 +228,7 @@ export interface MultiStreamProjectionOptions<S> {
  */
 export function multiStreamProjection<S>(
   options: MultiStreamProjectionOptions<S>,
-): TableProjection {
+): MultiStreamProjection<S> {
   const table = quoteIdent(options.table, "table");
   assertField(options.key, "key");
   if (typeof options.initial !== "function" || typeof options.evolve !== "function") {
@@ -200,6 +261,20 @@ export function multiStreamProjection<S>(
          on conflict (id) do update set state = excluded.state, version = t.version + 1,
            last_global_seq = excluded.last_global_seq, updated_at = now()`,
         [id, JSON.stringify(state), event.globalSeq],
+      );
+    },
+    async get(store, id) {
+      const { executor, table: qualified } = contextOf(store);
+      const [row] = await executor.query<KeyedState<S>>(
+        `select id, state, version from ${qualified(options.table)} where id = $1`,
+        [id],
+      );
+      return row ?? null;
+    },
+    read(store) {
+      const { executor, table: qualified } = contextOf(store);
+      return executor.query<KeyedState<S>>(
+        `select id, state, version from ${qualified(options.table)} order by id`,
       );
     },
   };

@@ -281,10 +281,9 @@ async function applyAndCommit(
 ): Promise<Outcome> {
   const { context, options } = runtime;
   const { projection } = registration;
-  const handle = handlerTx(tx);
-  const apply = async (item: BatchItem) => {
+  const apply = async (item: BatchItem, savepoint: InternalTx) => {
     if ("upcastError" in item) throw item.upcastError;
-    await projection.apply(item.envelope, handle);
+    await projection.apply(item.envelope, handlerTx(savepoint));
   };
   const queue = projectionDeadLetters(context, registration.name);
   const { items } = batch;
