@@ -3,22 +3,8 @@ import { dropSchemaAndClose, freshSchema, testServer } from "./_backends.ts";
 import { event, Expected, RillflowError, Store } from "../mod.ts";
 import type { Subscription } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { prepareAppend, runAppend } from "../src/events/append.ts";
 import { take } from "./_subscriptions.ts";
-
-/** Appends inside a transaction that stays open until `release` resolves. */
-function openAppend(store: Store, streamId: string, release: Promise<void>) {
-  const context = contextOf(store);
-  const appended = Promise.withResolvers<number>();
-  const committed = context.executor.transaction(async (tx) => {
-    const prepared = prepareAppend(context, streamId, Expected.any, [event("Slow", {})]);
-    const result = await runAppend(tx, context, prepared);
-    appended.resolve(result.globalSeqs[0]!);
-    await release;
-  });
-  committed.catch((error) => appended.reject(error));
-  return { appended: appended.promise, committed };
-}
+import { appendOutOfOrder, openAppend } from "./_out_of_order.ts";
 
 testServer("a subscriber never passes an append that commits late", async (url) => {
   const store = await Store.connect(url, { schema: freshSchema(), autoMigrate: true });
@@ -76,20 +62,8 @@ testServer(
           memberId: `p${n}`,
         })
       ));
-      const perWriter = 25;
-      const total = 8 * perWriter;
-      const writers = Array.from({ length: 8 }, async (_, w) => {
-        for (let i = 0; i < perWriter; i++) {
-          await context.executor.transaction(async (tx) => {
-            const prepared = prepareAppend(context, crypto.randomUUID(), Expected.any, [
-              event("E", { w, i }),
-            ]);
-            await runAppend(tx, context, prepared);
-            // Hold the transaction open a random while so commits land out of order.
-            await new Promise((resolve) => setTimeout(resolve, Math.random() * 8));
-          });
-        }
-      });
+      const total = 8 * 25;
+      const writers = appendOutOfOrder(store, 8, 25);
       const soloSeen = take(solo, total, 30_000);
       const pairSeen: number[] = [];
       let pairDone = 0;
@@ -101,7 +75,7 @@ testServer(
         }
       };
       const pair = Promise.all(shared.map(consume));
-      await Promise.all(writers);
+      await writers;
       const seen = (await soloSeen).map((e) => e.globalSeq);
       await Promise.race([
         pair,

@@ -198,20 +198,33 @@ export class Settlement {
   async ack(globalSeq: number): Promise<void> {
     const tracked = this.#settleable(globalSeq);
     if (!tracked) return;
-    const lease = this.#lease(tracked);
+    await this.#complete(tracked, this.#lease(tracked));
+    countSubscriptionEvents(this.#labels, "acked");
+    this.#wake();
+  }
+
+  /**
+   * Writes an event as done (acknowledged, or parked as a dead letter): the
+   * checkpoint moves or an ack row records it, its retry row goes, its credit returns.
+   */
+  async #complete(
+    tracked: TrackedEvent,
+    lease: { partition: number; token: number },
+    deadLetter?: { error: unknown; attempts: number },
+  ): Promise<void> {
     const tracker = this.#session.tracker;
-    tracker.remove(globalSeq);
+    const seq = tracked.envelope.globalSeq;
+    tracker.remove(seq);
     const held = await this.#session.writer.submit({
       leases: [lease],
       fold: [lease.partition],
-      acks: [[globalSeq, lease.partition]],
-      clearRetries: [globalSeq],
+      acks: [[seq, lease.partition]],
+      clearRetries: [seq],
       release: 1,
+      deadLetter: deadLetter && { envelope: tracked.envelope, ...deadLetter },
       onFailure: () => tracker.restore(tracked),
     });
-    if (!held.includes(lease.partition)) throw leaseLost(this.#session.member, globalSeq);
-    countSubscriptionEvents(this.#labels, "acked");
-    this.#wake();
+    if (!held.includes(lease.partition)) throw leaseLost(this.#session.member, seq);
   }
 
   /** {@linkcode Subscription.ackInTx}. */
@@ -244,7 +257,8 @@ export class Settlement {
     const lease = this.#lease(tracked);
     const attempts = tracked.attempts + 1;
     if (exhausted(attempts, this.#options.backoff)) {
-      await this.#deadLetter(tracked, lease, attempts, options.error);
+      await this.#complete(tracked, lease, { error: options.error ?? "nacked", attempts });
+      countSubscriptionEvents(this.#labels, "deadLettered");
     } else {
       const delayMs = delay ?? backoffDelayMs(attempts, this.#options.backoff);
       const error = options.error === undefined ? null : errorText(options.error);
@@ -260,27 +274,5 @@ export class Settlement {
     }
     countSubscriptionEvents(this.#labels, "nacked");
     this.#wake();
-  }
-
-  async #deadLetter(
-    tracked: TrackedEvent,
-    lease: { partition: number; token: number },
-    attempts: number,
-    error: unknown,
-  ): Promise<void> {
-    const tracker = this.#session.tracker;
-    const seq = tracked.envelope.globalSeq;
-    tracker.remove(seq);
-    const held = await this.#session.writer.submit({
-      leases: [lease],
-      fold: [lease.partition],
-      acks: [[seq, lease.partition]],
-      clearRetries: [seq],
-      release: 1,
-      deadLetter: { envelope: tracked.envelope, error: error ?? "nacked", attempts },
-      onFailure: () => tracker.restore(tracked),
-    });
-    if (!held.includes(lease.partition)) throw leaseLost(this.#session.member, seq);
-    countSubscriptionEvents(this.#labels, "deadLettered");
   }
 }
