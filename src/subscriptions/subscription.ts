@@ -109,6 +109,7 @@ export class SubscriptionMember implements Subscription {
   #chain: Promise<unknown> = Promise.resolve();
   #beatTimer?: ReturnType<typeof setTimeout>;
   #beating: Promise<void> = Promise.resolve();
+  #beatRun?: Promise<void>;
 
   private constructor(
     context: StoreContext,
@@ -193,7 +194,13 @@ export class SubscriptionMember implements Subscription {
     }, interval);
   }
 
-  async #beat(): Promise<void> {
+  /** Beats, or joins the beat in progress (the timer and an evicted reservation may both ask). */
+  #beat(): Promise<void> {
+    this.#beatRun ??= this.#runBeat().finally(() => this.#beatRun = undefined);
+    return this.#beatRun;
+  }
+
+  async #runBeat(): Promise<void> {
     if (this.#closed) return;
     try {
       this.#filter = (await readSubscription(this.#context.executor, this.#context, this.name))
