@@ -76,6 +76,8 @@ export async function reserveCredits(
        returning in_flight
      )
      select g.max_in_flight, g.paused, (select count(*) from m)::int * $4::int as granted,
+            -- No bound is in force here, so a reservation lost in a server crash costs nothing.
+            set_config('synchronous_commit', 'off', true) as async,
             exists (select 1 from ${t("subscription_members")}
                      where subscription = $1 and group_name = $2 and member_id = $3) as member,
             ${figures(context)}

@@ -44,6 +44,8 @@ export class Settlement {
   #unreleased = 0;
   #acked: Array<[number, number]> = [];
   #clear: number[] = [];
+  /** Events acknowledged in callers' transactions whose outcome is not known yet. */
+  readonly #tentative = new Set<TrackedEvent>();
 
   /**
    * @param context The store context.
@@ -123,13 +125,23 @@ export class Settlement {
    * @param force Check even when few are pending.
    */
   async resolveTentative(force: boolean): Promise<void> {
-    const tentative = this.#session.tracker.inState("tentative");
+    const tracker = this.#session.tracker;
+    for (const t of this.#tentative) {
+      // Settled another way meanwhile (acked, nacked, lost with its partition).
+      if (t.state !== "tentative" || tracker.get(t.envelope.globalSeq) !== t) {
+        this.#tentative.delete(t);
+      }
+    }
+    const tentative = [...this.#tentative].map((t) => ({ t, xid: t.xid! }));
     if (tentative.length === 0 || (!force && tentative.length < this.#options.batchSize)) return;
-    const statuses = await transactionStatuses(this.#context, tentative.map((t) => t.xid!));
-    for (const t of tentative) {
-      const status = statuses.get(t.xid!);
-      if (status === "committed" && this.#session.tracker.get(t.envelope.globalSeq) === t) {
-        this.#session.tracker.remove(t.envelope.globalSeq);
+    const statuses = await transactionStatuses(this.#context, tentative.map(({ xid }) => xid));
+    for (const { t, xid } of tentative) {
+      // Another ackInTx of the same event since: its own transaction decides.
+      if (t.xid !== xid || t.state !== "tentative") continue;
+      const status = statuses.get(xid);
+      if (status !== "in progress") this.#tentative.delete(t);
+      if (status === "committed" && tracker.get(t.envelope.globalSeq) === t) {
+        tracker.remove(t.envelope.globalSeq);
         this.#unreleased++;
         countSubscriptionEvents(this.#labels, "acked");
       } else if (status === "aborted") {
@@ -244,6 +256,7 @@ export class Settlement {
     if (!held.includes(lease.partition)) throw leaseLost(this.#session.member, globalSeq);
     tracked.state = "tentative";
     tracked.xid = xid;
+    this.#tentative.add(tracked);
   }
 
   /** {@linkcode Subscription.nack}. */
