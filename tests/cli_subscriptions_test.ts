@@ -171,6 +171,23 @@ testCli(
       { env },
     );
     assertEquals(JSON.parse(status.stdout).lag, 0);
+
+    // The operator commands, each through its own process.
+    const cli = (...args: string[]) =>
+      runCliProcess(["--schema", schema, "--json", "subscriptions", ...args], { env });
+    const bound = await cli("set-group-max-in-flight", "t", "--group", "tail", "--value", "3");
+    assertEquals(bound.code, 0, bound.stderr);
+    assertEquals((await store.subscriptions.groupStatus("t", "tail")).maxInFlight, 3);
+    assertEquals((await cli("pause", "t")).code, 0);
+    assertEquals(JSON.parse((await cli("list")).stdout)[0].paused, true);
+    assertEquals((await cli("resume", "t")).code, 0);
+    assertEquals((await cli("reset", "t", "0")).code, 0);
+    const groups = JSON.parse((await cli("groups", "t")).stdout);
+    assertEquals([groups[0].group, groups[0].checkpoint, groups[0].maxInFlight], ["tail", 0, 3]);
+    assertEquals(JSON.parse((await cli("dlq-list", "t")).stdout), []);
+    const unknown = await cli("status", "missing");
+    assertEquals(unknown.code, 1);
+    assert(unknown.stderr.includes("UNKNOWN_SUBSCRIPTION"), unknown.stderr);
   },
 );
 
