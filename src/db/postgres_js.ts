@@ -16,6 +16,7 @@ import type {
 } from "./executor.ts";
 import { normalizeParams, sqlTagFor } from "./executor.ts";
 import { mapDatabaseError } from "./_pg_errors.ts";
+import { type ListenTarget, listenWithReconnect } from "./postgres_listener.ts";
 import { RillflowError } from "../errors.ts";
 
 type Sql = postgres.Sql;
@@ -159,6 +160,7 @@ class PostgresExecutor implements Executor {
     readonly sql: Sql,
     readonly description: string,
     readonly maxConnections: number,
+    readonly listenTarget: ListenTarget,
   ) {}
 
   query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]> {
@@ -191,19 +193,12 @@ class PostgresExecutor implements Executor {
     }
   }
 
-  async listen(
+  listen(
     channel: string,
     onPayload: (payload: string) => void,
     onReconnect?: () => void,
   ): Promise<Listener> {
-    let first = true;
-    const handle = await mapped(() =>
-      this.sql.listen(channel, onPayload, () => {
-        if (!first) onReconnect?.();
-        first = false;
-      })
-    );
-    return { unlisten: () => mapped(() => handle.unlisten()) };
+    return listenWithReconnect(this.listenTarget, channel, onPayload, onReconnect);
   }
 
   async dedicated(): Promise<DedicatedConnection> {
@@ -270,5 +265,8 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
   } finally {
     clearTimeout(timer);
   }
-  return new PostgresExecutor(sql, where.text, maxConnections);
+  return new PostgresExecutor(sql, where.text, maxConnections, {
+    url,
+    connectTimeoutMs: timeoutMs,
+  });
 }
