@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
-import { testBoth } from "./_backends.ts";
-import { metricsRegistry, RillflowError } from "../mod.ts";
+import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backends.ts";
+import { metricsRegistry, RillflowError, Store } from "../mod.ts";
+import { acquireLease } from "../src/projections/lease.ts";
 import { contextOf } from "../src/_context.ts";
 import { appendOne, take, waitFor } from "./_subscriptions.ts";
 
@@ -164,5 +165,75 @@ testBoth(
     const status = await store.subscriptions.groupStatus("auto-retry", "default");
     assertEquals(status.checkpoint, e2);
     assertEquals(status.retrying, 0, "the acked retry's row is gone");
+  },
+);
+
+testServer(
+  "ackInTx fences: a deposed member cannot commit, and no takeover while the ack is open",
+  async (url) => {
+    const store = await Store.connect(url, { schema: freshSchema(), autoMigrate: true });
+    const { executor, schema } = contextOf(store);
+    try {
+      await executor.query(`create table "${schema}".effects (seq bigint primary key)`);
+      const stream = crypto.randomUUID();
+      const e1 = await appendOne(store, stream, "E");
+      const e2 = await appendOne(store, stream, "E");
+      await store.subscriptions.create("fenced");
+      const sub = await store.subscriptions.subscribe("fenced", { ackMode: "manual", ...fast });
+      await take(sub, 2);
+
+      // While a transaction holds the ack of e1, another worker cannot take the lease.
+      const target = {
+        table: contextOf(store).table("subscription_leases"),
+        keyColumns: ["subscription", "group_name", "partition"],
+        key: ["fenced", "default", 0],
+        label: "partition 0",
+      };
+      const inside = Promise.withResolvers<void>();
+      const release = Promise.withResolvers<void>();
+      const committed = sub.transaction(async (tx) => {
+        await tx.sql`insert into effects (seq) values (${e1})`;
+        await sub.ackInTx(tx, e1);
+        inside.resolve();
+        await release.promise;
+      });
+      await inside.promise;
+      // The member's own renewal waits behind the open ack too, so the lease runs out…
+      await waitFor(async () => {
+        const [row] = await executor.query<{ expired: boolean }>(
+          `select lease_expires_at < clock_timestamp() as expired from ${target.table}
+          where subscription = 'fenced'`,
+        );
+        return row?.expired;
+      }, "the lease to expire while the ack is open");
+      // …yet nobody can take it over before the transaction ends.
+      const claim = acquireLease(executor, target, "intruder", 60_000);
+      const early = await Promise.race([
+        claim.then(() => "claimed"),
+        new Promise((resolve) => setTimeout(() => resolve("blocked"), 200)),
+      ]);
+      assertEquals(early, "blocked", "the claim waits for the ack's transaction");
+      release.resolve();
+      await committed;
+      await claim;
+
+      // Depose the member (a reset revokes every lease): its ackInTx fails, its writes roll back.
+      await store.subscriptions.reset("fenced", e1);
+      await assertRejects(
+        () =>
+          sub.transaction(async (tx) => {
+            await tx.sql`insert into effects (seq) values (${e2})`;
+            await sub.ackInTx(tx, e2);
+          }),
+        RillflowError,
+        "no longer holds its partition",
+      );
+      const effects = await executor.query<{ seq: number }>(`select seq from "${schema}".effects`);
+      assertEquals(effects.map((r) => r.seq), [e1]);
+      await assertRejects(() => sub.ack(e2), RillflowError);
+      await sub.close();
+    } finally {
+      await dropSchemaAndClose(store);
+    }
   },
 );
