@@ -220,3 +220,23 @@ async function checkMetrics(store: Store, sub: Subscription): Promise<void> {
   assertEquals(value(text, "rillflow_subscription_events_delivered_total"), 2);
   assertEquals(value(text, "rillflow_subscription_events_acked_total"), 1);
 }
+
+testBoth("a running member applies a changed filter from its next read", async (store) => {
+  const stream = crypto.randomUUID();
+  await store.subscriptions.create("refilter", { eventTypes: ["A"] });
+  const sub = await store.subscriptions.subscribe("refilter", {
+    useNotify: false,
+    pollIntervalMs: 20,
+    leaseTtlMs: 400,
+  });
+  try {
+    await appendOne(store, stream, "A", { n: 1 });
+    assertEquals((await take(sub, 1))[0]!.data, { n: 1 });
+    await store.subscriptions.create("refilter", { eventTypes: ["B"] });
+    await appendOne(store, stream, "A", { n: 2 });
+    await appendOne(store, stream, "B", { n: 3 });
+    assertEquals((await take(sub, 1))[0]!.data, { n: 3 });
+  } finally {
+    await sub.close();
+  }
+});

@@ -87,18 +87,6 @@ export function normalizeFilter(options: SubscriptionFilter): StoredFilter {
 }
 
 /**
- * The filter as the three array parameters of the scan statement (null: no restriction).
- *
- * @param filter The stored filter.
- * @returns `[eventTypes, streamIds, categories]`.
- */
-export function filterParams(
-  filter: StoredFilter,
-): [readonly string[] | null, readonly string[] | null, readonly string[] | null] {
-  return [filter.eventTypes ?? null, filter.streamIds ?? null, filter.categories ?? null];
-}
-
-/**
  * Describes a filter for people: `types A, B; streams 1; categories orders`.
  *
  * @param filter The stored filter.

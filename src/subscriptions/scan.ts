@@ -1,7 +1,8 @@
 /**
  * Reading a member's next events: the no-skip read of invariant 1 (watermark
  * first, events `<= watermark` in a later statement) restricted to the
- * subscription's filter and to the member's partitions (stream hash modulo
+ * subscription's filter (read from its row in the same statement, so a
+ * changed filter applies to the next read) and to the member's partitions (stream hash modulo
  * the group's partition count), skipping acknowledged events and carrying
  * each event's retry state. Dead letters put back by dlq-requeue are read
  * separately: they sit below the checkpoint.
@@ -11,7 +12,6 @@
 import type { StoreContext } from "../_context.ts";
 import { ENVELOPE_COLUMNS, type EventRow, toEnvelope } from "../events/envelope.ts";
 import { readWatermark } from "../events/watermark.ts";
-import { filterParams, type StoredFilter } from "./filter.ts";
 import type { MemberRef } from "./progress.ts";
 import type { FetchedEvent } from "./tracker.ts";
 
@@ -78,17 +78,27 @@ function scanSql(context: StoreContext): string {
               on m.part = ${partitionSql("e", "$5::int")} and e.global_seq > m.after
             left join ${t("subscription_retries")} r
               on r.subscription = $1 and r.group_name = $2 and r.global_seq = e.global_seq
+           cross join (
+             select case when filter ? 'eventTypes' then
+                      array(select jsonb_array_elements_text(filter->'eventTypes')) end as types,
+                    case when filter ? 'streamIds' then
+                      array(select jsonb_array_elements_text(filter->'streamIds'))::uuid[] end
+                      as streams,
+                    case when filter ? 'categories' then
+                      array(select jsonb_array_elements_text(filter->'categories')) end as categories
+               from ${t("subscriptions")} where name = $1
+           ) f
            where e.global_seq > $6 and e.global_seq <= $7
-             and ($8::text[] is null or e.type = any($8::text[]))
-             and ($9::uuid[] is null or e.stream_id = any($9::uuid[]))
-             and ($10::text[] is null or exists (
+             and (f.types is null or e.type = any(f.types))
+             and (f.streams is null or e.stream_id = any(f.streams))
+             and (f.categories is null or exists (
                    select 1 from ${t("streams")} s
-                    where s.stream_id = e.stream_id and s.category = any($10::text[])))
+                    where s.stream_id = e.stream_id and s.category = any(f.categories)))
              and not exists (
                    select 1 from ${t("subscription_acks")} a
                     where a.subscription = $1 and a.group_name = $2 and a.global_seq = e.global_seq)
            order by e.global_seq
-           limit $11`;
+           limit $8`;
 }
 
 function toFetched(row: ScanRow, nowMs: number): FetchedEvent {
@@ -106,7 +116,6 @@ function toFetched(row: ScanRow, nowMs: number): FetchedEvent {
  *
  * @param context The store context.
  * @param member The member reading.
- * @param filter The subscription's filter.
  * @param partitionCount The group's partition count.
  * @param partitions The partitions to read.
  * @param after Per partition, the position after which to read.
@@ -117,7 +126,6 @@ function toFetched(row: ScanRow, nowMs: number): FetchedEvent {
 export async function scanPartitions(
   context: StoreContext,
   member: MemberRef,
-  filter: StoredFilter,
   partitionCount: number,
   partitions: readonly number[],
   after: readonly number[],
@@ -139,7 +147,6 @@ export async function scanPartitions(
     partitionCount,
     from,
     upTo,
-    ...filterParams(filter),
     limit,
   ]);
   const nowMs = Date.now();

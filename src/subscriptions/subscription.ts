@@ -19,7 +19,6 @@ import {
 } from "../observability/subscription_metrics.ts";
 import { reserveCredits } from "./credits.ts";
 import { readSubscription, unknownSubscription } from "./definitions.ts";
-import type { StoredFilter } from "./filter.ts";
 import { ensureGroup } from "./groups.ts";
 import { leaveGroup } from "./membership.ts";
 import { MemberSession } from "./member_session.ts";
@@ -99,7 +98,6 @@ export class SubscriptionMember implements Subscription {
   readonly #labels: SubscriptionLabels;
   readonly #wakeup = new Wakeup();
   readonly #window: ScanWindow;
-  #filter: StoredFilter;
   #listener: NotifyListener | null = null;
   #spare = 0;
   #head = 0;
@@ -114,7 +112,6 @@ export class SubscriptionMember implements Subscription {
   private constructor(
     context: StoreContext,
     name: string,
-    filter: StoredFilter,
     options: ResolvedSubscribeOptions,
     partitionCount: number,
   ) {
@@ -122,7 +119,6 @@ export class SubscriptionMember implements Subscription {
     this.name = name;
     this.group = options.group;
     this.memberId = options.memberId;
-    this.#filter = filter;
     this.#options = options;
     const member = { subscription: name, group: options.group, memberId: options.memberId };
     this.#session = new MemberSession(
@@ -156,9 +152,8 @@ export class SubscriptionMember implements Subscription {
     name: string,
     options: ResolvedSubscribeOptions,
   ): Promise<SubscriptionMember> {
-    const info = await readSubscription(context.executor, context, name);
     const count = await ensureGroup(context, name, options.group, options.mode, options.partitions);
-    const member = new SubscriptionMember(context, name, info.filter, options, count);
+    const member = new SubscriptionMember(context, name, options, count);
     await member.#beat();
     if (options.useNotify) await member.#listen();
     member.#scheduleBeat();
@@ -203,8 +198,7 @@ export class SubscriptionMember implements Subscription {
   async #runBeat(): Promise<void> {
     if (this.#closed) return;
     try {
-      this.#filter = (await readSubscription(this.#context.executor, this.#context, this.name))
-        .filter;
+      await readSubscription(this.#context.executor, this.#context, this.name);
     } catch (error) {
       // Deleted while consuming: the iteration ends with the error.
       if (isRillflowError(error, "UNKNOWN_SUBSCRIPTION")) this.#fatal = error;
@@ -310,7 +304,6 @@ export class SubscriptionMember implements Subscription {
     const result = await scanPartitions(
       this.#context,
       session.member,
-      this.#filter,
       session.partitionCount,
       partitions,
       tracker.frontiers(partitions),
