@@ -70,15 +70,14 @@ const statements = new WeakMap<StoreContext, string>();
 
 function scanSql(context: StoreContext): string {
   const t = context.table;
-  return `select ${ENVELOPE_COLUMNS.split(", ").map((c) => `e.${c}`).join(", ")},
-                 m.part as partition, r.attempts, r.requeued,
-                 greatest(0, extract(epoch from r.retry_at - clock_timestamp()) * 1000)::float8 as due_in_ms
-            from ${t("events")} e
-            join unnest($3::int[], $4::bigint[]) as m(part, after)
-              on m.part = ${partitionSql("e", "$5::int")} and e.global_seq > m.after
-            left join ${t("subscription_retries")} r
-              on r.subscription = $1 and r.group_name = $2 and r.global_seq = e.global_seq
-           cross join (
+  // Acks and retries of the window are read once (usually none), not probed per event.
+  return `with settled as materialized (
+             select coalesce(array_agg(global_seq), '{}') as acked from ${t("subscription_acks")}
+              where subscription = $1 and group_name = $2 and global_seq > $6 and global_seq <= $7
+           ), retry as materialized (
+             select global_seq, attempts, requeued, retry_at from ${t("subscription_retries")}
+              where subscription = $1 and group_name = $2 and global_seq > $6 and global_seq <= $7
+           ), f as (
              select case when filter ? 'eventTypes' then
                       array(select jsonb_array_elements_text(filter->'eventTypes')) end as types,
                     case when filter ? 'streamIds' then
@@ -87,16 +86,23 @@ function scanSql(context: StoreContext): string {
                     case when filter ? 'categories' then
                       array(select jsonb_array_elements_text(filter->'categories')) end as categories
                from ${t("subscriptions")} where name = $1
-           ) f
+           )
+          select ${ENVELOPE_COLUMNS.split(", ").map((c) => `e.${c}`).join(", ")},
+                 m.part as partition, r.attempts, r.requeued,
+                 greatest(0, extract(epoch from r.retry_at - clock_timestamp()) * 1000)::float8 as due_in_ms
+            from ${t("events")} e
+            join unnest($3::int[], $4::bigint[]) as m(part, after)
+              on m.part = ${partitionSql("e", "$5::int")} and e.global_seq > m.after
+            left join retry r on r.global_seq = e.global_seq
+           cross join f
+           cross join settled
            where e.global_seq > $6 and e.global_seq <= $7
              and (f.types is null or e.type = any(f.types))
              and (f.streams is null or e.stream_id = any(f.streams))
              and (f.categories is null or exists (
                    select 1 from ${t("streams")} s
                     where s.stream_id = e.stream_id and s.category = any(f.categories)))
-             and not exists (
-                   select 1 from ${t("subscription_acks")} a
-                    where a.subscription = $1 and a.group_name = $2 and a.global_seq = e.global_seq)
+             and not (e.global_seq = any(settled.acked))
            order by e.global_seq
            limit $8`;
 }
