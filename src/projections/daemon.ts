@@ -269,6 +269,14 @@ export class ProjectionDaemon {
     return out;
   }
 
+  /**
+   * Releases the leases this daemon holds, so another worker can take over at
+   * once instead of after `leaseTtlMs` (`run` does this when it stops).
+   */
+  releaseLeases(): Promise<void> {
+    return this.#releaseLeases();
+  }
+
   async #releaseLeases(): Promise<void> {
     for (const name of this.#registrations.keys()) {
       await releaseLease(
