@@ -278,7 +278,8 @@ export class ProjectionDaemon {
   }
 
   async #releaseLeases(): Promise<void> {
-    for (const name of this.#registrations.keys()) {
+    for (const [name, registration] of this.#registrations) {
+      registration.lease = undefined;
       await releaseLease(
         this.#context.executor,
         projectionLeaseTarget(this.#context, name),
