@@ -6,8 +6,9 @@
  */
 import { runBench } from "./harness.ts";
 import { foundationWorkloads } from "./foundation.ts";
+import { projectionWorkloads } from "./projections.ts";
 import { subscriptionWorkloads } from "./subscriptions.ts";
 
 if (import.meta.main) {
-  await runBench([...foundationWorkloads, ...subscriptionWorkloads]);
+  await runBench([...foundationWorkloads, ...projectionWorkloads, ...subscriptionWorkloads]);
 }

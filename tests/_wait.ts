@@ -11,13 +11,13 @@ export async function waitFor<T>(
   what: string,
   probe: () => Promise<T> | T,
   options: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<NonNullable<T>> {
+): Promise<Exclude<T, false | null | undefined | 0 | "">> {
   const deadline = performance.now() + (options.timeoutMs ?? 15_000);
   let last: unknown;
   while (performance.now() < deadline) {
     try {
       const value = await probe();
-      if (value) return value as NonNullable<T>;
+      if (value) return value as Exclude<T, false | null | undefined | 0 | "">;
       last = value;
     } catch (error) {
       last = error;

@@ -269,8 +269,17 @@ export class ProjectionDaemon {
     return out;
   }
 
+  /**
+   * Releases the leases this daemon holds, so another worker can take over at
+   * once instead of after `leaseTtlMs` (`run` does this when it stops).
+   */
+  releaseLeases(): Promise<void> {
+    return this.#releaseLeases();
+  }
+
   async #releaseLeases(): Promise<void> {
-    for (const name of this.#registrations.keys()) {
+    for (const [name, registration] of this.#registrations) {
+      registration.lease = undefined;
       await releaseLease(
         this.#context.executor,
         projectionLeaseTarget(this.#context, name),

@@ -97,6 +97,48 @@ export async function acquireLease<R extends Record<string, unknown>>(
   return row ? { lease: { owner, token: row.fencing_token }, row } : null;
 }
 
+/** A lease this worker holds, with when (by its own clock) it was last renewed. */
+export interface HeldLease extends Lease {
+  /** `performance.now()` just before the statement that last renewed it was sent. */
+  readonly renewedAt: number;
+}
+
+/**
+ * Reads the row under a lease believed held and renewed less than a third of
+ * its TTL ago (a plain read: no write, no commit to flush); otherwise takes or
+ * renews it with {@linkcode acquireLease}. The fenced write that ends a batch
+ * renews the lease, so a busy worker renews it once per batch, not twice.
+ *
+ * @param db Where to run.
+ * @param target The lease row.
+ * @param owner This worker's name.
+ * @param ttlMs The lease's duration.
+ * @param returning Extra column expressions to return (trusted constants).
+ * @param held The lease this worker believes it holds, if any.
+ * @returns The lease and the returned columns, or `null` when another worker holds it.
+ */
+export async function holdLease<R extends Record<string, unknown>>(
+  db: Queryable,
+  target: LeaseTarget,
+  owner: string,
+  ttlMs: number,
+  returning: readonly string[],
+  held: HeldLease | undefined,
+): Promise<{ lease: HeldLease; row: R } | null> {
+  if (held && held.owner === owner && performance.now() - held.renewedAt < ttlMs / 3) {
+    const n = target.keyColumns.length;
+    const [row] = await db.query<R & { held: boolean }>(
+      `select ${returning.join(", ")}, ${fenceCondition(`$${n + 1}`, `$${n + 2}`)} as held
+         from ${target.table} where ${keyCondition(target)}`,
+      [...target.key, owner, held.token],
+    );
+    if (row?.held) return { lease: held, row };
+  }
+  const renewedAt = performance.now();
+  const acquired = await acquireLease<R>(db, target, owner, ttlMs, returning);
+  return acquired && { lease: { ...acquired.lease, renewedAt }, row: acquired.row };
+}
+
 /**
  * Releases leases this worker holds (a clean stop), so another worker can take over at once.
  *

@@ -15,9 +15,10 @@ import { backoffDelayMs, exhausted } from "./backoff.ts";
 import { addDeadLetter, type DeadLetterQueue, errorText } from "./dead_letters.ts";
 import type { ResolvedDaemonOptions } from "./daemon_options.ts";
 import {
-  acquireLease,
   assertLeaseHeld,
   fenceCondition,
+  type HeldLease,
+  holdLease,
   type Lease,
   type LeaseTarget,
 } from "./lease.ts";
@@ -49,6 +50,8 @@ export interface Registration {
   readonly name: string;
   readonly projection: Projection;
   prepared?: Promise<void>;
+  /** The lease this worker believes it holds. */
+  lease?: HeldLease;
 }
 
 /** What a tick needs from its daemon. */
@@ -74,6 +77,15 @@ interface Outcome {
   readonly retryInMs: number | null;
   readonly lastError: string | null;
 }
+
+/** The projection state read with the lease. */
+const STATE_COLUMNS = [
+  "checkpoint",
+  "paused",
+  "attempts",
+  `coalesce(greatest(0, ceil(extract(epoch from next_attempt_at - clock_timestamp()) * 1000)), 0)::int
+     as retry_in_ms`,
+];
 
 /** Thrown inside the batch transaction to roll it back when an operator moved the checkpoint. */
 class Superseded extends Error {}
@@ -186,19 +198,15 @@ export async function tickProjection(
   const started = performance.now();
   await prepareProjection(context, registration);
   const target = projectionLeaseTarget(context, registration.name);
-  const acquired = await acquireLease<StateRow>(
+  const acquired = await holdLease<StateRow>(
     context.executor,
     target,
     options.node,
     options.leaseTtlMs,
-    [
-      "checkpoint",
-      "paused",
-      "attempts",
-      `coalesce(greatest(0, ceil(extract(epoch from next_attempt_at - clock_timestamp()) * 1000)), 0)::int
-       as retry_in_ms`,
-    ],
+    STATE_COLUMNS,
+    registration.lease,
   );
+  registration.lease = acquired?.lease;
   if (!acquired) return { status: "leased-by-other", count: 0, deadLettered: 0 };
   const { lease, row } = acquired;
   if (row.paused) {
@@ -233,6 +241,7 @@ export async function tickProjection(
     };
   }
   let outcome: Outcome;
+  const writing = performance.now();
   try {
     outcome = await withSpan(
       "rillflow.projection.batch",
@@ -246,8 +255,11 @@ export async function tickProjection(
     );
   } catch (error) {
     if (error instanceof Superseded) return { status: "processed", count: 0, deadLettered: 0 };
+    registration.lease = undefined;
     throw error;
   }
+  // The fenced checkpoint write renewed the lease.
+  registration.lease = { ...lease, renewedAt: writing };
   recordProjectionBatch(context.schema, registration.name, {
     applied: outcome.applied,
     deadLettered: outcome.deadLettered,

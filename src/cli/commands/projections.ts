@@ -7,6 +7,7 @@
  */
 import type { Command } from "commander";
 import { type CliContext, UsageError } from "../context.ts";
+import { RillflowError } from "../../errors.ts";
 import type { RillflowConfig } from "../../config.ts";
 import type { Store } from "../../store.ts";
 import type { ProjectionDaemon } from "../../projections/daemon.ts";
@@ -101,6 +102,14 @@ async function withDaemon<T>(
   const config = await loadProjectionConfig(cli, command, needsHandlers);
   return await cli.withStore(command, async (store) => {
     if (flags.migrate) await store.schema.sync();
+    const pending = await store.schema.plan();
+    if (pending.length > 0) {
+      throw new RillflowError(
+        "INVALID_INPUT",
+        `Schema "${store.schema.schemaName}" has ${pending.length} pending migration(s): run ` +
+          `"rillflow schema-sync" first (the run commands also take --migrate)`,
+      );
+    }
     const daemon = store.projections({
       onError: (error, where) =>
         cli.io.err(
@@ -114,7 +123,12 @@ async function withDaemon<T>(
     for (const [name, projection] of Object.entries(config?.projections ?? {})) {
       daemon.register(name, projection);
     }
-    return await work(daemon, store);
+    try {
+      return await work(daemon, store);
+    } finally {
+      // A one-shot command must not keep other workers waiting for its leases to expire.
+      await daemon.releaseLeases().catch(() => {});
+    }
   }, config);
 }
 
@@ -324,7 +338,7 @@ export function registerProjectionCommands(program: Command, cli: CliContext): v
         } finally {
           for (const signal of signals) Deno.removeSignalListener(signal, stop);
         }
-        cli.io.err("Stopped; leases released.\n");
+        cli.io.err("Stopped.\n");
       }, flags);
     },
   );
