@@ -72,3 +72,49 @@ export type { Projection } from "./src/projections/projection.ts";
 export type { Tenants, TenantStatus } from "./src/tenancy/tenants.ts";
 export type { ArchivedTable, ArchiveManifest } from "./src/tenancy/archive.ts";
 export { TENANT_NAME_PATTERN } from "./src/tenancy/tenant_name.ts";
+export type {
+  ProgressUpdate,
+  ProjectionDaemon,
+  RunOptions,
+  RunUntilIdleOptions,
+  RunUntilIdleResult,
+} from "./src/projections/daemon.ts";
+export type { ProjectionDaemonOptions } from "./src/projections/daemon_options.ts";
+export type { BackoffOptions } from "./src/projections/backoff.ts";
+export type { TickResult } from "./src/projections/tick.ts";
+export type { ProjectionStatus } from "./src/projections/admin.ts";
+export type { DeadLetter } from "./src/projections/dead_letters.ts";
+export {
+  type EventField,
+  type KeyedState,
+  type MultiStreamProjection,
+  multiStreamProjection,
+  type MultiStreamProjectionOptions,
+  type TableProjection,
+  type ViewProjection,
+  viewProjection,
+  type ViewProjectionOptions,
+  type ViewRow,
+} from "./src/projections/shapes.ts";
+export {
+  healthHandler,
+  type HealthHandlerOptions,
+  type HealthServeOptions,
+} from "./src/observability/health_server.ts";
+export { metricsRegistry } from "./src/observability/metrics.ts";
+export type { Subscriptions, SubscriptionStatus } from "./src/subscriptions/subscriptions.ts";
+export type { NackOptions, Subscription } from "./src/subscriptions/subscription.ts";
+export type { SubscribeOptions } from "./src/subscriptions/subscribe_options.ts";
+export type {
+  CreateSubscriptionOptions,
+  StoredFilter,
+  SubscriptionFilter,
+} from "./src/subscriptions/filter.ts";
+export type { SubscriptionInfo } from "./src/subscriptions/definitions.ts";
+export type {
+  GroupLease,
+  GroupMember,
+  GroupMode,
+  GroupStatus,
+} from "./src/subscriptions/groups.ts";
+export type { SubscriptionDeadLetter } from "./src/subscriptions/dead_letters.ts";

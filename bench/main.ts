@@ -8,7 +8,15 @@ import { runBench } from "./harness.ts";
 import { foundationWorkloads } from "./foundation.ts";
 import { documentWorkloads } from "./documents.ts";
 import { aggregateWorkloads } from "./aggregates.ts";
+import { projectionWorkloads } from "./projections.ts";
+import { subscriptionWorkloads } from "./subscriptions.ts";
 
 if (import.meta.main) {
-  await runBench([...foundationWorkloads, ...documentWorkloads, ...aggregateWorkloads]);
+  await runBench([
+    ...foundationWorkloads,
+    ...documentWorkloads,
+    ...aggregateWorkloads,
+    ...projectionWorkloads,
+    ...subscriptionWorkloads,
+  ]);
 }

@@ -1,4 +1,9 @@
 drop table if exists subscription_dead_letters;
+drop table if exists subscription_retries;
+drop table if exists subscription_acks;
+drop table if exists subscription_members;
+drop table if exists subscription_leases;
+drop table if exists subscription_partitions;
 drop table if exists subscription_groups;
 drop table if exists subscriptions;
 drop table if exists projection_dead_letters;

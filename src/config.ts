@@ -7,6 +7,8 @@
 import { validateIdentifier } from "./db/identifiers.ts";
 import { type Aggregate, assertAggregate } from "./events/aggregate.ts";
 import { UpcasterRegistry } from "./events/upcast_registry.ts";
+import { assertProjection, type Projection } from "./projections/projection.ts";
+import type { ProjectionDaemonOptions } from "./projections/daemon_options.ts";
 
 /** What a config module declares. Parts add their own fields (projections, upcasters, …). */
 export interface RillflowConfig {
@@ -19,6 +21,10 @@ export interface RillflowConfig {
   /** The aggregates whose streams `rillflow snapshots …` compacts. */
   // deno-lint-ignore no-explicit-any -- each aggregate has its own state type
   aggregates?: readonly Aggregate<any>[];
+  /** The projections `rillflow projections run-…` registers, by name. */
+  projections?: Record<string, Projection>;
+  /** Options of the projection daemon the CLI runs; command-line flags take precedence. */
+  daemon?: ProjectionDaemonOptions;
 }
 
 /**
@@ -48,6 +54,14 @@ export function defineConfig<C extends RillflowConfig>(config: C): C {
       throw new TypeError("Config aggregates must be an array of aggregates");
     }
     config.aggregates.forEach(assertAggregate);
+  }
+  if (config.projections !== undefined) {
+    if (config.projections === null || typeof config.projections !== "object") {
+      throw new TypeError("projections must map names to projections");
+    }
+    for (const [name, projection] of Object.entries(config.projections)) {
+      assertProjection(name, projection);
+    }
   }
   return config;
 }

@@ -21,6 +21,9 @@ import { tenantSchema } from "./tenancy/tenant_name.ts";
 import { tenantExecutor } from "./tenancy/tenant_executor.ts";
 
 let routedContextOf: (store: Store) => StoreContext;
+import { ProjectionDaemon } from "./projections/daemon.ts";
+import type { ProjectionDaemonOptions } from "./projections/daemon_options.ts";
+import { Subscriptions } from "./subscriptions/subscriptions.ts";
 
 /** Options of {@linkcode Store.connect}. */
 export interface StoreOptions {
@@ -135,6 +138,7 @@ export class Store {
   readonly schema: SchemaManager;
   /** Tenant provisioning and lifecycle (schema-per-tenant). */
   readonly tenants: Tenants;
+  readonly #subscriptions: Subscriptions;
 
   /**
    * Internal: use {@linkcode Store.connect}.
@@ -155,6 +159,7 @@ export class Store {
     this.schema = new SchemaManager(context.executor, context.schema);
     this.tenants = tenants ?? new Tenants(context.executor);
     this.#events = new Events(context);
+    this.#subscriptions = new Subscriptions(context);
   }
 
   /**
@@ -181,6 +186,14 @@ export class Store {
   /** The event store (routed to the current tenant under schema-per-tenant). */
   get events(): Events {
     return this.#routed().#events;
+  }
+
+  /**
+   * Filtered catch-up feeds with consumer groups, acks and dead letters (routed to the
+   * current tenant under schema-per-tenant).
+   */
+  get subscriptions(): Subscriptions {
+    return this.#routed().#subscriptions;
   }
 
   /**
@@ -277,6 +290,19 @@ export class Store {
     const { tenant, ...rest } = options;
     const routed = tenant === undefined ? this.#routed() : this.forTenant(tenant);
     return new DocumentSession(routed.#context, rest);
+  }
+
+  /**
+   * A projection daemon on this store: register projections, then run them
+   * (`runUntilIdle()`, `run({ signal })`) or administer them.
+   *
+   * @param options Batch size, lease, backoff, polling, notification channel and node name.
+   * @returns A new daemon (on the current tenant's schema under schema-per-tenant).
+   * @throws {RangeError} For out-of-range options.
+   * @throws {RillflowError} `TENANT_REQUIRED` under schema-per-tenant when no tenant is named.
+   */
+  projections(options: ProjectionDaemonOptions = {}): ProjectionDaemon {
+    return new ProjectionDaemon(this.#routed().#context, options);
   }
 
   /** Where the store points, without credentials. */

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
-import { testBoth } from "./_backends.ts";
-import { event, Expected, RillflowError } from "../mod.ts";
+import { testBoth, testServer } from "./_backends.ts";
+import type { InternalTx, Queryable } from "../src/db/executor.ts";
+import { event, Expected, RillflowError, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { storeOnSchema } from "../src/store.ts";
 
@@ -107,3 +108,44 @@ testBoth("closing a store view leaves its owner usable", async (store) => {
   const [row] = await contextOf(store).executor.query<{ one: number }>("select 1 as one");
   assertEquals(row?.one, 1);
 });
+
+testBoth("a savepoint confines a SQL error and keeps the transaction usable", async (store) => {
+  const { executor } = contextOf(store);
+  const rows = await executor.transaction(async (tx) => {
+    await assertRejects(
+      () => tx.savepoint((sp) => sp.query("select * from no_such_table")),
+      RillflowError,
+    );
+    const kept = await tx.savepoint((sp) => sp.sql<{ n: number }>`select ${1}::int as n`);
+    return [...kept, ...await tx.query<{ n: number }>("select 2 as n")];
+  });
+  assertEquals(rows, [{ n: 1 }, { n: 2 }]);
+});
+
+testServer(
+  "a connection lost mid-transaction fails it cleanly and the pool recovers",
+  async (url) => {
+    const store = await Store.connect(url, { autoMigrate: false });
+    const { executor } = contextOf(store);
+    try {
+      const kill = (tx: Queryable) => tx.query("select pg_terminate_backend(pg_backend_pid())");
+      const cases: Array<(tx: InternalTx) => Promise<unknown>> = [
+        (tx) => kill(tx),
+        (tx) => kill(tx).catch(() => "swallowed"),
+        async (tx) => {
+          await kill(tx).catch(() => {});
+          return await tx.query("select 1");
+        },
+        (tx) => tx.savepoint((sp) => kill(sp)),
+        (tx) => tx.savepoint((sp) => kill(sp)).catch(() => "swallowed"),
+      ];
+      for (const work of cases) {
+        const error = await assertRejects(() => executor.transaction(work), RillflowError);
+        assertEquals(error.code, "CONNECTION_ERROR");
+        assertEquals(await executor.query("select 1 as ok"), [{ ok: 1 }]);
+      }
+    } finally {
+      await store.close();
+    }
+  },
+);

@@ -12,6 +12,8 @@ import { registerTenantCommands } from "./commands/tenants.ts";
 import { registerDocsCommands } from "./commands/docs.ts";
 import { registerUpcasterCommands } from "./commands/upcasters.ts";
 import { registerSnapshotCommands } from "./commands/snapshots.ts";
+import { registerProjectionCommands } from "./commands/projections.ts";
+import { registerSubscriptionCommands } from "./commands/subscriptions.ts";
 
 const defaultIo: CliIo = {
   out: (text) => void Deno.stdout.writeSync(new TextEncoder().encode(text)),
@@ -38,6 +40,8 @@ function buildProgram(cli: CliContext): Command {
   registerDocsCommands(program, cli);
   registerUpcasterCommands(program, cli);
   registerSnapshotCommands(program, cli);
+  registerProjectionCommands(program, cli);
+  registerSubscriptionCommands(program, cli);
   for (const command of allCommands(program)) {
     command.exitOverride().configureOutput({
       writeOut: (s) => cli.io.out(s),

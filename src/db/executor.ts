@@ -50,6 +50,15 @@ export interface InternalTx extends Tx {
    * @param data Rows in PostgreSQL's COPY text format.
    */
   copyIn(table: string, columns: readonly string[], data: string): Promise<void>;
+  /**
+   * Runs `fn` under a savepoint: when it throws (a SQL error included), the
+   * transaction is rolled back to the savepoint, stays usable, and the error
+   * is rethrown. Statements inside must use the handle `fn` receives.
+   *
+   * @param fn The work.
+   * @returns What `fn` returned.
+   */
+  savepoint<T>(fn: (tx: InternalTx) => Promise<T>): Promise<T>;
 }
 
 /** Options for {@linkcode Executor.transaction}. */

@@ -31,9 +31,11 @@ function queryOn(runner: Runner) {
     (await mapped(() => runner.query<R>(text, normalizeParams(params)))).rows;
 }
 
+let savepoints = 0;
+
 function txHandle(runner: Runner): InternalTx {
   const query = queryOn(runner);
-  return {
+  const handle: InternalTx = {
     query,
     sql: sqlTagFor(query),
     script: (text) => mapped(async () => void await runner.exec(text)),
@@ -43,7 +45,21 @@ function txHandle(runner: Runner): InternalTx {
           blob: new Blob([data]),
         })
       ),
+    savepoint: async (fn) => {
+      const name = `rillflow_sp_${savepoints++}`;
+      await query(`savepoint ${name}`);
+      try {
+        const result = await fn(handle);
+        await query(`release savepoint ${name}`);
+        return result;
+      } catch (error) {
+        await query(`rollback to savepoint ${name}`);
+        await query(`release savepoint ${name}`);
+        throw error;
+      }
+    },
   };
+  return handle;
 }
 
 class PgliteExecutor implements Executor {

@@ -16,6 +16,7 @@ import type {
 } from "./executor.ts";
 import { normalizeParams, sqlTagFor } from "./executor.ts";
 import { mapDatabaseError } from "./_pg_errors.ts";
+import { type ListenTarget, listenWithReconnect } from "./postgres_listener.ts";
 import { RillflowError } from "../errors.ts";
 
 type Sql = postgres.Sql;
@@ -74,26 +75,90 @@ function fromDriver(error: unknown): boolean {
       !(error instanceof RillflowError));
 }
 
-function txHandle(t: postgres.TransactionSql): InternalTx {
-  const query = <R>(text: string, params?: readonly unknown[]) => rowsOf<R>(t, text, params);
+/**
+ * The fate of a transaction's connection. postgres.js 3.4 crashes the process
+ * (a TypeError in a deferred socket write) when a statement is sent on a
+ * transaction whose connection has closed, and its transaction and savepoint
+ * scopes send `rollback` after any error. So once a statement fails with a
+ * connection error, nothing more is sent: our handles refuse, the scope
+ * callbacks are left pending (a closed connection needs no rollback), and the
+ * transaction fails with the connection error.
+ */
+class TxConnection {
+  lost: RillflowError | null = null;
+  readonly #failed = Promise.withResolvers<never>();
+  /** Rejects with the connection error once the connection is lost. */
+  readonly failed: Promise<never> = this.#failed.promise;
+
+  constructor() {
+    this.failed.catch(() => {});
+  }
+
+  /** Records a failure; a connection error marks the connection lost. */
+  observe(error: unknown): void {
+    if (!this.lost && error instanceof RillflowError && error.code === "CONNECTION_ERROR") {
+      this.lost = error;
+      this.#failed.reject(error);
+    }
+  }
+
+  /** What a scope callback returns after the connection is lost: it never settles. */
+  static stranded(): Promise<never> {
+    return new Promise<never>(() => {});
+  }
+}
+
+async function guarded<T>(connection: TxConnection, work: () => Promise<T>): Promise<T> {
+  if (connection.lost) throw connection.lost;
+  try {
+    return await work();
+  } catch (error) {
+    connection.observe(error);
+    throw error;
+  }
+}
+
+function txHandle(t: postgres.TransactionSql, connection: TxConnection): InternalTx {
+  const query = <R>(text: string, params?: readonly unknown[]) =>
+    guarded(connection, () => rowsOf<R>(t, text, params));
   return {
     query,
     sql: sqlTagFor(query),
-    script: (text) => mapped(async () => void await t.unsafe(text).simple()),
+    script: (text) =>
+      guarded(connection, () => mapped(async () => void await t.unsafe(text).simple())),
     copyIn: (table, columns, data) =>
-      mapped(async () => {
-        const query = t.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`);
-        // postgres.js 3.4.9 never settles a COPY's writable when the server rejects the rows
-        // (porsager/postgres#1173): the error only reaches the query's reject, after the query
-        // has resolved with the stream. Catch it there, or the transaction hangs forever.
-        const failed = Promise.withResolvers<never>();
-        failed.promise.catch(() => {});
-        const pending = query as unknown as { reject: (error: unknown) => void };
-        const reject = pending.reject;
-        pending.reject = (error) => (failed.reject(error), reject(error));
-        const writable = await query.writable();
-        await Promise.race([pipeline(Readable.from([data]), writable), failed.promise]);
-      }),
+      guarded(connection, () =>
+        mapped(async () => {
+          const query = t.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`);
+          // postgres.js 3.4.9 never settles a COPY's writable when the server rejects the rows
+          // (porsager/postgres#1173): the error only reaches the query's reject, after the query
+          // has resolved with the stream. Catch it there, or the transaction hangs forever.
+          const failed = Promise.withResolvers<never>();
+          failed.promise.catch(() => {});
+          const pending = query as unknown as { reject: (error: unknown) => void };
+          const reject = pending.reject;
+          pending.reject = (error) => (failed.reject(error), reject(error));
+          const writable = await query.writable();
+          await Promise.race([pipeline(Readable.from([data]), writable), failed.promise]);
+        })),
+    // postgres.js fails a transaction whose scope saw any query error, even a caught one;
+    // its savepoint scope confines such errors.
+    savepoint: async <T>(fn: (tx: InternalTx) => Promise<T>) => {
+      if (connection.lost) throw connection.lost;
+      try {
+        return await Promise.race([
+          t.savepoint((s: postgres.TransactionSql) =>
+            fn(txHandle(s, connection)).catch((error) => {
+              if (connection.lost) return TxConnection.stranded();
+              throw error;
+            })
+          ),
+          connection.failed,
+        ]) as T;
+      } catch (error) {
+        throw fromDriver(error) ? mapDatabaseError(error) : error;
+      }
+    },
   };
 }
 
@@ -103,6 +168,7 @@ class PostgresExecutor implements Executor {
     readonly sql: Sql,
     readonly description: string,
     readonly maxConnections: number,
+    readonly listenTarget: ListenTarget,
   ) {}
 
   query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]> {
@@ -115,30 +181,32 @@ class PostgresExecutor implements Executor {
   ): Promise<T> {
     const mode = options.isolation ? `isolation level ${options.isolation}` : "";
     try {
-      return await this.sql.begin(mode, async (t) => {
+      const connection = new TxConnection();
+      const work = this.sql.begin(mode, async (t) => {
+        const tx = txHandle(t, connection);
         if (options.searchPath !== undefined) {
-          await t.unsafe("select set_config('search_path', $1, true)", [options.searchPath]);
+          await tx.query("select set_config('search_path', $1, true)", [options.searchPath]);
         }
-        return await fn(txHandle(t));
-      }) as T;
+        try {
+          const result = await fn(tx);
+          return connection.lost ? TxConnection.stranded() : result;
+        } catch (error) {
+          if (connection.lost) return TxConnection.stranded();
+          throw error;
+        }
+      });
+      return await Promise.race([work, connection.failed]) as T;
     } catch (error) {
       throw fromDriver(error) ? mapDatabaseError(error) : error;
     }
   }
 
-  async listen(
+  listen(
     channel: string,
     onPayload: (payload: string) => void,
     onReconnect?: () => void,
   ): Promise<Listener> {
-    let first = true;
-    const handle = await mapped(() =>
-      this.sql.listen(channel, onPayload, () => {
-        if (!first) onReconnect?.();
-        first = false;
-      })
-    );
-    return { unlisten: () => mapped(() => handle.unlisten()) };
+    return listenWithReconnect(this.listenTarget, channel, onPayload, onReconnect);
   }
 
   async dedicated(): Promise<DedicatedConnection> {
@@ -205,5 +273,8 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
   } finally {
     clearTimeout(timer);
   }
-  return new PostgresExecutor(sql, where.text, maxConnections);
+  return new PostgresExecutor(sql, where.text, maxConnections, {
+    url,
+    connectTimeoutMs: timeoutMs,
+  });
 }

@@ -52,6 +52,7 @@ function expectedOrNull(expected: number | null): number | null {
   if (expected !== null) assertExpectedVersion(expected, false);
   return expected;
 }
+import { instrumentDocumentRead, instrumentDocumentWrite } from "../observability/instrument.ts";
 
 /**
  * A collection of JSON documents of type `T`, reached with `store.docs<T>(name)`.
@@ -107,6 +108,10 @@ export class Documents<T> {
    * @throws {TypeError} When the id is not a UUID or the document is not a JSON object.
    */
   put(id: string, doc: T, expectedVersion?: number): Promise<number> {
+    return instrumentDocumentWrite(this.collection, () => this.#put(id, doc, expectedVersion));
+  }
+
+  async #put(id: string, doc: T, expectedVersion?: number): Promise<number> {
     assertUuid(id, "document id");
     const json = documentJson(doc);
     if (expectedVersion !== undefined) assertExpectedVersion(expectedVersion, true);
@@ -125,6 +130,10 @@ export class Documents<T> {
    * @throws {TypeError} When the id is not a UUID.
    */
   get(id: string): Promise<{ doc: T; version: number } | null> {
+    return instrumentDocumentRead(this.collection, () => this.#get(id));
+  }
+
+  async #get(id: string): Promise<{ doc: T; version: number } | null> {
     assertUuid(id, "document id");
     return this.#on(async (info) => {
       const [row] = await this.#context.executor.query<{ doc: T; version: number }>(

@@ -11,6 +11,7 @@ import type { NewEvent } from "./new_event.ts";
 import { ENVELOPE_COLUMNS, type EventEnvelope, type EventRow, toEnvelope } from "./envelope.ts";
 import { type AppendOptions, type AppendResult, prepareAppend, runAppend } from "./append.ts";
 import { readWatermark, type Watermark } from "./watermark.ts";
+import { instrumentAppend } from "../observability/instrument.ts";
 
 /** Options of {@linkcode Events.readAll}. */
 export interface ReadAllOptions {
@@ -82,7 +83,7 @@ export class Events {
     options: AppendOptions = {},
   ): Promise<AppendResult> {
     const prepared = prepareAppend(this.#context, streamId, expected, events, options);
-    return runAppend(this.#context.executor, this.#context, prepared);
+    return instrumentAppend(() => runAppend(this.#context.executor, this.#context, prepared));
   }
 
   /**

@@ -43,6 +43,14 @@ export interface Projection {
    * @param tx The transaction to write through.
    */
   reset?(tx: Tx): Promise<void>;
+  /**
+   * Creates the read model's tables when missing (`create table if not exists …`).
+   * The daemon calls it once per process before the projection's first batch,
+   * and again after `reset` in a rebuild, under an advisory lock.
+   *
+   * @param tx The transaction to write through.
+   */
+  setup?(tx: Tx): Promise<void>;
 }
 
 /**
@@ -66,7 +74,9 @@ export function assertProjection(
   ) {
     throw new TypeError(`Projection "${name}" has eventTypes that are not non-empty strings`);
   }
-  if (p.reset !== undefined && typeof p.reset !== "function") {
-    throw new TypeError(`Projection "${name}" has a reset that is not a function`);
+  for (const hook of ["reset", "setup"] as const) {
+    if (p[hook] !== undefined && typeof p[hook] !== "function") {
+      throw new TypeError(`Projection "${name}" has a ${hook} that is not a function`);
+    }
   }
 }

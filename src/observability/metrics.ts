@@ -1,0 +1,253 @@
+/**
+ * Rillflow's Prometheus metrics, in one prom-client registry per process,
+ * with small recording functions the rest of the code calls. The health
+ * server exposes the registry at `/metrics`; merge it into an application
+ * registry with `Registry.merge([appRegistry, metricsRegistry])`.
+ *
+ * @module
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * The registry holding every Rillflow metric of this process.
+ *
+ * @example Print the metrics
+ * ```ts
+ * import { metricsRegistry } from "@rillflow/rillflow";
+ *
+ * console.log(await metricsRegistry.metrics());
+ * ```
+ */
+export const metricsRegistry: Registry = new Registry();
+
+const registers = [metricsRegistry];
+/** Latency buckets from 0.5 ms to 10 s. */
+const SECONDS_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  10,
+];
+
+const projectionLabels = ["schema", "projection"] as const;
+
+const projectionEvents = new Counter({
+  name: "rillflow_projection_events_processed_total",
+  help: "Events applied by projections",
+  labelNames: projectionLabels,
+  registers,
+});
+const projectionDeadLettered = new Counter({
+  name: "rillflow_projection_events_dead_lettered_total",
+  help: "Events projections moved to their dead-letter queue",
+  labelNames: projectionLabels,
+  registers,
+});
+const projectionFailures = new Counter({
+  name: "rillflow_projection_failures_total",
+  help: "Failed attempts to apply an event",
+  labelNames: projectionLabels,
+  registers,
+});
+const projectionBatchSeconds = new Histogram({
+  name: "rillflow_projection_batch_duration_seconds",
+  help: "Duration of projection batches (read, apply, checkpoint)",
+  labelNames: projectionLabels,
+  buckets: SECONDS_BUCKETS,
+  registers,
+});
+const projectionLag = new Gauge({
+  name: "rillflow_projection_lag",
+  help: "Global positions between a projection's checkpoint and the head it can read",
+  labelNames: projectionLabels,
+  registers,
+});
+const projectionCheckpoint = new Gauge({
+  name: "rillflow_projection_checkpoint",
+  help: "A projection's checkpoint (global position)",
+  labelNames: projectionLabels,
+  registers,
+});
+const projectionDeadLetters = new Gauge({
+  name: "rillflow_projection_dead_letters",
+  help: "Entries in a projection's dead-letter queue",
+  labelNames: projectionLabels,
+  registers,
+});
+const appends = new Counter({
+  name: "rillflow_appends_total",
+  help: "Successful append calls",
+  registers,
+});
+const eventsAppended = new Counter({
+  name: "rillflow_events_appended_total",
+  help: "Events appended",
+  registers,
+});
+const appendConflicts = new Counter({
+  name: "rillflow_append_conflicts_total",
+  help: "Appends rejected by the expected-version check",
+  registers,
+});
+const documentReads = new Counter({
+  name: "rillflow_document_reads_total",
+  help: "Document reads",
+  labelNames: ["collection"],
+  registers,
+});
+const documentWrites = new Counter({
+  name: "rillflow_document_writes_total",
+  help: "Successful document writes",
+  labelNames: ["collection"],
+  registers,
+});
+const documentConflicts = new Counter({
+  name: "rillflow_document_conflicts_total",
+  help: "Document writes rejected by the version check",
+  labelNames: ["collection"],
+  registers,
+});
+const queryDuration = new Histogram({
+  name: "rillflow_query_duration_seconds",
+  help: "Duration of database operations by operation",
+  labelNames: ["operation"],
+  buckets: SECONDS_BUCKETS,
+  registers,
+});
+const poolMax = new Gauge({
+  name: "rillflow_pool_max_connections",
+  help: "Configured size of the connection pool",
+  registers,
+});
+const databaseConnections = new Gauge({
+  name: "rillflow_database_connections",
+  help: "Connections to the store's database by state, as pg_stat_activity reports them",
+  labelNames: ["state"],
+  registers,
+});
+
+/**
+ * Records a successful append.
+ *
+ * @param events How many events it wrote.
+ */
+export function recordAppend(events: number): void {
+  appends.inc();
+  eventsAppended.inc(events);
+}
+
+/** Records an append rejected by its expected version. */
+export function recordAppendConflict(): void {
+  appendConflicts.inc();
+}
+
+/**
+ * Records a document read.
+ *
+ * @param collection The collection.
+ */
+export function recordDocumentRead(collection: string): void {
+  documentReads.inc({ collection });
+}
+
+/**
+ * Records a successful document write.
+ *
+ * @param collection The collection.
+ */
+export function recordDocumentWrite(collection: string): void {
+  documentWrites.inc({ collection });
+}
+
+/**
+ * Records a document write rejected by its version check.
+ *
+ * @param collection The collection.
+ */
+export function recordDocumentConflict(collection: string): void {
+  documentConflicts.inc({ collection });
+}
+
+/**
+ * Records how long a database operation took.
+ *
+ * @param operation `append`, `document_write`, `document_read`, `projection_batch`, …
+ * @param seconds The duration.
+ */
+export function observeQuery(operation: string, seconds: number): void {
+  queryDuration.observe({ operation }, seconds);
+}
+
+/** What one projection batch did. */
+export interface ProjectionBatchRecord {
+  /** Events applied. */
+  readonly applied: number;
+  /** Events dead-lettered. */
+  readonly deadLettered: number;
+  /** Failed attempts (dead-lettered or scheduled for retry). */
+  readonly failures: number;
+  /** The batch's duration. */
+  readonly seconds: number;
+}
+
+/**
+ * Records a projection batch.
+ *
+ * @param schema The store's schema.
+ * @param projection The projection.
+ * @param batch What it did.
+ */
+export function recordProjectionBatch(
+  schema: string,
+  projection: string,
+  batch: ProjectionBatchRecord,
+): void {
+  const labels = { schema, projection };
+  projectionEvents.inc(labels, batch.applied);
+  if (batch.deadLettered > 0) projectionDeadLettered.inc(labels, batch.deadLettered);
+  if (batch.failures > 0) projectionFailures.inc(labels, batch.failures);
+  projectionBatchSeconds.observe(labels, batch.seconds);
+  queryDuration.observe({ operation: "projection_batch" }, batch.seconds);
+}
+
+/**
+ * Sets a projection's position gauges.
+ *
+ * @param schema The store's schema.
+ * @param projection The projection.
+ * @param position Its checkpoint, the head it can read and (when known) its dead-letter count.
+ */
+export function setProjectionPosition(
+  schema: string,
+  projection: string,
+  position: { checkpoint: number; head: number; deadLetters?: number },
+): void {
+  const labels = { schema, projection };
+  projectionCheckpoint.set(labels, position.checkpoint);
+  projectionLag.set(labels, Math.max(0, position.head - position.checkpoint));
+  if (position.deadLetters !== undefined) projectionDeadLetters.set(labels, position.deadLetters);
+}
+
+/**
+ * Sets the connection gauges.
+ *
+ * @param maxConnections The pool's configured size.
+ * @param byState Connections to the database by state.
+ */
+export function setConnectionGauges(
+  maxConnections: number,
+  byState: Readonly<Record<string, number>>,
+): void {
+  poolMax.set(maxConnections);
+  databaseConnections.reset();
+  for (const [state, count] of Object.entries(byState)) databaseConnections.set({ state }, count);
+}

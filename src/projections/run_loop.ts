@@ -1,0 +1,107 @@
+/**
+ * The daemon's long-running loop: tick every projection while there is work,
+ * sleep until a notification, a due retry or the poll interval when idle,
+ * and release the leases on a clean stop.
+ *
+ * @module
+ */
+import type { StoreContext } from "../_context.ts";
+import { NotifyListener, Wakeup } from "../observability/notify_listener.ts";
+import type { ResolvedDaemonOptions } from "./daemon_options.ts";
+import type { TickResult } from "./tick.ts";
+
+/** What the loop needs from its daemon. */
+export interface LoopHost {
+  readonly context: StoreContext;
+  readonly options: ResolvedDaemonOptions;
+  /** Ticks every projection once; a failing one yields its error instead of a result. */
+  tickEach(): Promise<Array<{ name: string; result?: TickResult; error?: unknown }>>;
+  /** Releases every lease this worker holds. */
+  releaseLeases(): Promise<void>;
+}
+
+/** How wake-ups reach the loop, for health reports. */
+export type NotifyState = "listening" | "polling" | "stopped";
+
+/** A running loop's live state. */
+export interface LoopState {
+  /** How wake-ups arrive right now. */
+  notify: NotifyState;
+  /** Ticks that failed since the loop started. */
+  failedTicks: number;
+}
+
+/**
+ * How long an idle loop may sleep: the poll interval, at most a third of the
+ * lease (to renew it), and no longer than the earliest due retry.
+ */
+function idleSleepMs(
+  options: ResolvedDaemonOptions,
+  results: Array<{ result?: TickResult }>,
+): number {
+  let ms = Math.min(options.pollIntervalMs, Math.floor(options.leaseTtlMs / 3));
+  for (const { result } of results) {
+    if (result?.status === "backoff" && result.retryInMs !== undefined) {
+      ms = Math.min(ms, result.retryInMs);
+    }
+  }
+  return Math.max(ms, 1);
+}
+
+async function startListener(
+  host: LoopHost,
+  wakeup: Wakeup,
+): Promise<NotifyListener | null> {
+  const { options, context } = host;
+  try {
+    return await NotifyListener.start(context.executor, {
+      channel: options.notifyChannel,
+      accept: (payload) => payload === context.schema,
+      onWake: () => wakeup.wake(),
+      probeIntervalMs: Math.min(60_000, Math.max(1_000, options.pollIntervalMs * 10)),
+      probeTimeoutMs: Math.min(10_000, Math.max(500, options.pollIntervalMs * 5)),
+    });
+  } catch (error) {
+    options.onError(error, { during: "LISTEN (falling back to polling)" });
+    return null;
+  }
+}
+
+/**
+ * Runs until `signal` aborts.
+ *
+ * @param host The daemon.
+ * @param signal Stops the loop; the current batch finishes first.
+ * @param useNotify Whether to LISTEN for appends (polling stays as the fallback).
+ * @param state Updated as the loop runs.
+ */
+export async function runLoop(
+  host: LoopHost,
+  signal: AbortSignal,
+  useNotify: boolean,
+  state: LoopState,
+): Promise<void> {
+  const wakeup = new Wakeup();
+  const listener = useNotify ? await startListener(host, wakeup) : null;
+  try {
+    while (!signal.aborted) {
+      state.notify = listener?.listening ? "listening" : "polling";
+      const results = await host.tickEach();
+      for (const { name, error } of results) {
+        if (error !== undefined) {
+          state.failedTicks++;
+          host.options.onError(error, { projection: name, during: "tick" });
+        }
+      }
+      if (results.some(({ result }) => result?.status === "processed")) continue;
+      await wakeup.wait(idleSleepMs(host.options, results), signal);
+      await listener?.check();
+    }
+  } finally {
+    state.notify = "stopped";
+    await listener?.close();
+    await host.releaseLeases().catch((error) =>
+      host.options.onError(error, { during: "releasing leases" })
+    );
+  }
+}

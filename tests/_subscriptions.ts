@@ -1,0 +1,69 @@
+/** Helpers for subscription tests. */
+import { event, Expected, type Store } from "../mod.ts";
+import type { EventEnvelope, Subscription } from "../mod.ts";
+import { contextOf } from "../src/_context.ts";
+
+/** Appends one event of `type` to `streamId` and returns its position. */
+export async function appendOne(
+  store: Store,
+  streamId: string,
+  type: string,
+  data: Record<string, unknown> = {},
+): Promise<number> {
+  const result = await store.events.append(streamId, Expected.any, [event(type, data)]);
+  return result.globalSeqs[0]!;
+}
+
+/** Sets a stream's category directly (the event store fills it from aliases). */
+export async function setCategory(store: Store, streamId: string, category: string) {
+  const context = contextOf(store);
+  await context.executor.query(
+    `update ${context.table("streams")} set category = $2 where stream_id = $1`,
+    [streamId, category],
+  );
+}
+
+/** Takes `count` events from a subscription, failing after `timeoutMs`. */
+export async function take(
+  sub: Subscription,
+  count: number,
+  timeoutMs = 10_000,
+  onEvent?: (envelope: EventEnvelope) => Promise<void> | void,
+): Promise<EventEnvelope[]> {
+  const taken: EventEnvelope[] = [];
+  if (count === 0) return taken;
+  const iterator = sub[Symbol.asyncIterator]();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${timeoutMs} ms with ${taken.length}/${count}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    while (taken.length < count) {
+      const result = await Promise.race([iterator.next(), timeout]);
+      if (result.done) break;
+      taken.push(result.value);
+      await onEvent?.(result.value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return taken;
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 5;; delay = Math.min(delay * 2, 100)) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}

@@ -1,0 +1,116 @@
+import { assert, assertEquals } from "./_assert.ts";
+import { testBoth, testServer } from "./_backends.ts";
+import { waitFor } from "./_wait.ts";
+import { TcpProxy } from "./_tcp_proxy.ts";
+import { event, Expected, Store } from "../mod.ts";
+import { prepareAppend, runAppend } from "../src/events/append.ts";
+import { contextOf } from "../src/_context.ts";
+import { EVENTS_CHANNEL, NotifyListener } from "../src/observability/notify_listener.ts";
+
+const channel = () => `rf_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+
+testServer("a listener whose connection is killed listens again and wakes", async (url) => {
+  const store = await Store.connect(url);
+  const { executor } = contextOf(store);
+  const name = channel();
+  let wakes = 0;
+  const listener = await NotifyListener.start(executor, {
+    channel: name,
+    accept: (payload) => payload === "mine",
+    onWake: () => wakes++,
+  });
+  try {
+    await executor.query("select pg_notify($1, 'theirs'), pg_notify($1, 'mine')", [name]);
+    await waitFor("the notification", () => wakes === 1);
+    const [backend] = await executor.query<{ pid: number }>(
+      "select pid from pg_stat_activity where query = $1",
+      [`listen "${name}"`],
+    );
+    assert(backend, "the listening backend is visible");
+    await executor.query("select pg_terminate_backend($1)", [backend.pid]);
+    await waitFor("the listener to reconnect", () => listener.reconnects === 1);
+    assertEquals(wakes, 2, "reconnecting wakes the worker to catch up");
+    await executor.query("select pg_notify($1, 'mine')", [name]);
+    await waitFor("a notification after the reconnect", () => wakes === 3);
+    assert(listener.listening);
+  } finally {
+    await listener.close();
+    await store.close();
+  }
+});
+
+testServer("a listener survives the database going away and coming back", async (url) => {
+  const proxy = await TcpProxy.start(url);
+  const store = await Store.connect(proxy.url(url), { connectTimeoutMs: 2_000 });
+  const direct = await Store.connect(url);
+  const { executor } = contextOf(store);
+  const name = channel();
+  let wakes = 0;
+  const listener = await NotifyListener.start(executor, {
+    channel: name,
+    accept: (payload) => payload === "mine",
+    onWake: () => wakes++,
+    probeIntervalMs: 50,
+    probeTimeoutMs: 100,
+  });
+  try {
+    proxy.cut();
+    await waitFor("the watchdog to notice", async () => {
+      await listener.check();
+      return !listener.listening;
+    });
+    await proxy.restore();
+    await waitFor("listening again", async () => {
+      await listener.check();
+      return listener.listening && listener.reconnects > 0;
+    });
+    const before = wakes;
+    await contextOf(direct).executor.query("select pg_notify($1, 'mine')", [name]);
+    await waitFor("a notification after the outage", () => wakes > before);
+  } finally {
+    await listener.close();
+    proxy.close();
+    await direct.close();
+    await store.close();
+  }
+});
+
+testBoth(
+  "appends notify rillflow_events with the schema, unless rillflow.notify is off",
+  async (store) => {
+    const context = contextOf(store);
+    const payloads: string[] = [];
+    const listener = await context.executor.listen(EVENTS_CHANNEL, (payload) => {
+      if (payload.startsWith(context.schema)) payloads.push(payload);
+    });
+    try {
+      await store.events.append(crypto.randomUUID(), Expected.any, [
+        event("A", {}),
+        event("B", {}),
+      ]);
+      await waitFor("one notification for a two-event append", () => payloads.length === 1);
+      await context.executor.transaction(async (tx) => {
+        await tx.query("select set_config('rillflow.notify', 'off', true)");
+        await runAppend(
+          tx,
+          context,
+          prepareAppend(context, crypto.randomUUID(), Expected.any, [event("Quiet", {})]),
+        );
+      });
+      await store.events.append(crypto.randomUUID(), Expected.any, [event("C", {})]);
+      // Notifications arrive in commit order: once the marker is in, everything before it is.
+      await context.executor.query("select pg_notify($1, $2)", [
+        EVENTS_CHANNEL,
+        `${context.schema}!`,
+      ]);
+      await waitFor("the marker", () => payloads.includes(`${context.schema}!`));
+      assertEquals(
+        payloads,
+        [context.schema, context.schema, `${context.schema}!`],
+        "the quiet append sent none",
+      );
+    } finally {
+      await listener.unlisten();
+    }
+  },
+);
