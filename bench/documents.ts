@@ -199,8 +199,10 @@ export const documentWorkloads: Workload[] = [
       const alone = await bestOf(2, () => sequential(N * ctx.scale, ops.ours));
       return { ...alone, note: (await abPass(N * ctx.scale, ops.ours, ops.floor)).note };
     },
-    floor: async (ctx) =>
-      bestOf(2, async () => sequential(N * ctx.scale, (await getOps(ctx)).floor)),
+    floor: async (ctx) => {
+      const ops = await getOps(ctx);
+      return await bestOf(2, () => sequential(N * ctx.scale, ops.floor));
+    },
   },
   {
     name: "field query on 50,000 docs, JSONB path (GIN)",
