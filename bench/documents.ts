@@ -199,13 +199,15 @@ export const documentWorkloads: Workload[] = [
       const alone = await bestOf(2, () => sequential(N * ctx.scale, ops.ours));
       return { ...alone, note: (await abPass(N * ctx.scale, ops.ours, ops.floor)).note };
     },
-    floor: async (ctx) =>
-      bestOf(2, async () => sequential(N * ctx.scale, (await getOps(ctx)).floor)),
+    floor: async (ctx) => {
+      const ops = await getOps(ctx);
+      return await bestOf(2, () => sequential(N * ctx.scale, ops.floor));
+    },
   },
   {
     name: "field query on 50,000 docs, JSONB path (GIN)",
     unit: "queries",
-    target: "≥ 0.9×",
+    target: "none (reference)",
     rillflow: async (ctx) => {
       await loadCorpus(ctx);
       const alone = await bestOf(2, () => sequential(QUERIES, byEmail(ctx)));

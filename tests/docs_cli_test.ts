@@ -97,7 +97,7 @@ testServer(
         await executor.query(ddl);
         const predicate = gin
           ? Predicate.contains("tags", ["odd"])
-          : Predicate.eq("email", "u5@x.io");
+          : Predicate.between("email", "u5", "u51");
         const q = store.docs("customers").query().filter(predicate).toSql();
         const plan = await executor.transaction(async (tx) => {
           await tx.query("set local enable_seqscan = off");

@@ -117,10 +117,12 @@ function equalsJson(path: JsonPath, value: unknown): SqlFragment {
   if (value === null) return sql`coalesce(${jsonAt(path)}, 'null'::jsonb) = 'null'::jsonb`;
   const exact = sql`${jsonAt(path)} = ${jsonParam(value)}::jsonb`;
   if (!isKeyPath(path)) return exact;
-  // Containment lets the collection's GIN index serve the condition; the exact
-  // comparison lets a btree index on (doc #> path) serve it, and keeps objects
-  // and arrays from matching by containment alone.
-  return sql`(d.doc @> ${jsonParam(nestUnder(path, value))}::jsonb and ${exact})`;
+  // Containment is equality for scalars and lets the collection's GIN index
+  // serve it with one parameter; objects and arrays also need the exact check.
+  const contained = sql`d.doc @> ${jsonParam(nestUnder(path, value))}::jsonb`;
+  return typeof value === "object" && !(value instanceof Date)
+    ? sql`(${contained} and ${exact})`
+    : contained;
 }
 
 function compareColumn(op: ComparisonOperator, field: ReadyField, value: unknown): SqlFragment {

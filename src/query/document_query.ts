@@ -58,9 +58,9 @@ let prepareOf: <T>(query: DocumentQuery<T>) => Promise<FetchPlan<T>>;
  *   .orderBy("email").page(1, 25);
  * console.log(q.toSql().text);
  * // select d.doc as doc from "public"."customers" d where d.deleted_at is null
- * //   and (d.doc @> $1::jsonb and d.doc #> $2::text[] = $3::jsonb)
- * //   and (jsonb_typeof(d.doc #> $4::text[]) = 'number' and d.doc #> $5::text[] > $6::jsonb)
- * //   order by d.doc #> $7::text[] asc, d.id asc limit $8
+ * //   and d.doc @> $1::jsonb
+ * //   and (jsonb_typeof(d.doc #> $2::text[]) = 'number' and d.doc #> $3::text[] > $4::jsonb)
+ * //   order by d.doc #> $5::text[] asc, d.id asc limit $6
  * console.log(await q.fetchAll()); // []
  * ```
  */
@@ -364,10 +364,10 @@ export class DocumentQuery<T> {
     return this.iterate()[Symbol.asyncIterator]();
   }
 
-  async #fetch(state: QueryState): Promise<T[]> {
+  #fetch(state: QueryState): Promise<T[]> {
     const query = state === this.#state ? this : this.#with<T>(state);
-    return await onCollection(this.#context, state.collection, async () => {
-      const plan = await query.#prepare();
+    return onCollection(this.#context, state.collection, async (info) => {
+      const plan = state.includes.length === 0 ? query.#plan(info, []) : await query.#prepare();
       const { text, params } = plan.fragment.compile();
       return plan.decode(await this.#context.executor.query(text, params));
     });

@@ -41,9 +41,10 @@ function textArrayLiteral(segments: readonly string[]): string {
 /**
  * Advises an index for queries on a path of a collection.
  *
- * Without `gin`: a btree index on `(doc #> path)`, serving `eq`, `ne`, `in`,
- * `gt`/`ge`/`lt`/`le`/`between` and `orderBy` on that path. With `gin`: a GIN
- * `jsonb_path_ops` index on `(doc #> path)`, serving `contains` (and `eq`) on it.
+ * Without `gin`: a btree index on `(doc #> path)`, serving `in`, `gt`/`ge`/`lt`/`le`/
+ * `between`, `orderBy` and `eq` on paths with array indexes. With `gin`: a GIN
+ * `jsonb_path_ops` index on `(doc #> path)`, serving `contains` on it (`eq` on
+ * key paths already uses the collection's GIN index).
  *
  * @example Advice for customers' email
  * ```ts
@@ -76,7 +77,7 @@ export function adviseIndex(
     name,
     ddl: `create index concurrently if not exists "${name}"\n  on ${table} ${using};`,
     serves: options.gin
-      ? `contains("${path}", …) and eq("${path}", …)`
-      : `eq, ne, in, gt, ge, lt, le, between and orderBy on "${path}"`,
+      ? `contains("${path}", …)`
+      : `in, gt, ge, lt, le, between and orderBy on "${path}"`,
   };
 }

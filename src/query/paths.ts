@@ -50,6 +50,18 @@ function invalid(path: unknown, why: string): TypeError {
  */
 export function parsePath(path: unknown): JsonPath {
   if (typeof path !== "string") throw invalid(path, "a path must be a string");
+  const cached = parsed.get(path);
+  if (cached) return cached;
+  const result = parseUncached(path);
+  // Paths repeat (the same fields are queried again and again); bound the cache all the same.
+  if (parsed.size >= 1_000) parsed.clear();
+  parsed.set(path, result);
+  return result;
+}
+
+const parsed = new Map<string, JsonPath>();
+
+function parseUncached(path: string): JsonPath {
   if (path.length === 0) throw invalid(path, "a path must not be empty");
   if (path.length > 1000) {
     throw invalid(path.slice(0, 40) + "…", "a path is at most 1000 characters");

@@ -98,8 +98,7 @@ export class Predicate {
 
   /**
    * The field equals `value` (JSON equality; objects and arrays compare whole).
-   * SQL: `(d.doc @> $1::jsonb and d.doc #> $2::text[] = $3::jsonb)` for key paths: the
-   * collection's GIN index or a btree index on the path serves it.
+   * SQL: `d.doc @> $1::jsonb` for scalars on key paths (the collection's GIN index serves it).
    *
    * @param path A dotted path.
    * @param value Any JSON value, a Date, or null (null or missing).
