@@ -62,4 +62,5 @@ export {
   type HealthHandlerOptions,
   type HealthServeOptions,
 } from "./src/observability/health_server.ts";
-export { metricsRegistry } from "./src/observability/metrics.ts";
+export { type MetricsRegistry, metricsRegistry } from "./src/observability/metrics.ts";
+export type { NotifyState } from "./src/projections/run_loop.ts";
