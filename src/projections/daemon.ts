@@ -188,7 +188,7 @@ export class ProjectionDaemon {
   async runUntilIdle(options: RunUntilIdleOptions = {}): Promise<RunUntilIdleResult> {
     const names = [...(options.names ?? this.#registrations.keys())];
     for (const name of names) this.#registration(name);
-    return runUntilIdle(names, (name) => this.tickOnce(name), options);
+    return await runUntilIdle(names, (name) => this.tickOnce(name), options);
   }
 
   /**
