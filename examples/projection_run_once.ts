@@ -9,7 +9,7 @@
 import { event, Expected, type Projection, Store } from "../mod.ts";
 import { customerActivity, orderTotals } from "./rillflow.config.ts";
 
-const url = Deno.env.get("DATABASE_URL") ?? "pglite://memory";
+const url = Deno.env.get("DATABASE_URL") || "pglite://memory";
 await using store = await Store.connect(url, { autoMigrate: true });
 
 // The example config's projections: a view (count and sum per customer) and a

@@ -9,6 +9,7 @@ import {
   healthHandler,
   metricsRegistry,
   type Projection,
+  type ProjectionDaemon,
   RillflowError,
   Store,
 } from "../mod.ts";
@@ -134,17 +135,25 @@ testBoth(
   },
 );
 
-testServer("a running daemon serves / and /metrics over a real socket", async (url) => {
-  const store = await Store.connect(url, { schema: freshSchema(), autoMigrate: true });
-  const daemon = store.projections({ pollIntervalMs: 20 }).register("counter", counter);
+/** Runs a daemon with its health server on a free port. */
+async function runWithHealth(daemon: ProjectionDaemon) {
   const controller = new AbortController();
   const bound = Promise.withResolvers<number>();
   const running = daemon.run({
     signal: controller.signal,
     health: { hostname: "127.0.0.1", port: 0, onListen: ({ port }) => bound.resolve(port) },
   });
+  return {
+    base: `http://127.0.0.1:${await bound.promise}`,
+    stop: () => (controller.abort(), running),
+  };
+}
+
+testServer("a running daemon serves / and /metrics over a real socket", async (url) => {
+  const store = await Store.connect(url, { schema: freshSchema(), autoMigrate: true });
+  const daemon = store.projections({ pollIntervalMs: 20 }).register("counter", counter);
+  const { base, stop } = await runWithHealth(daemon);
   try {
-    const base = `http://127.0.0.1:${await bound.promise}`;
     await store.events.append(crypto.randomUUID(), Expected.any, [event("E", {})]);
     const body = await waitFor("the event to be applied", async () => {
       const json = await (await fetch(`${base}/`)).json();
@@ -161,8 +170,7 @@ testServer("a running daemon serves / and /metrics over a real socket", async (u
     );
     assert(sampleValue(samples, "rillflow_database_connections") >= 0);
   } finally {
-    controller.abort();
-    await running;
+    await stop();
     await contextOf(store).executor.query(`drop schema "${contextOf(store).schema}" cascade`);
     await store.close();
   }
@@ -176,14 +184,8 @@ testServer("/health/ready turns 503 while the database is unreachable", async (u
   const errors: unknown[] = [];
   const daemon = store.projections({ pollIntervalMs: 50, onError: (error) => errors.push(error) })
     .register("counter", counter);
-  const controller = new AbortController();
-  const bound = Promise.withResolvers<number>();
-  const running = daemon.run({
-    signal: controller.signal,
-    health: { hostname: "127.0.0.1", port: 0, onListen: ({ port }) => bound.resolve(port) },
-  });
+  const { base, stop } = await runWithHealth(daemon);
   try {
-    const base = `http://127.0.0.1:${await bound.promise}`;
     assertEquals((await fetch(`${base}/health/ready`)).status, 200);
     proxy.cut();
     const down = await fetch(`${base}/health/ready`);
@@ -200,8 +202,7 @@ testServer("/health/ready turns 503 while the database is unreachable", async (u
     await direct.events.append(crypto.randomUUID(), Expected.any, [event("E", {})]);
     await waitFor("the daemon to resume", async () => (await daemon.status("counter")).lag === 0);
   } finally {
-    controller.abort();
-    await running;
+    await stop();
     proxy.close();
     await store.close();
     await contextOf(direct).executor.query(`drop schema "${schema}" cascade`);

@@ -189,3 +189,20 @@ testServer("projections commands refuse an unmigrated schema unless --migrate", 
     await store.close();
   }
 });
+
+Deno.test("examples/projection_run_once.ts applies and prints the read models", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/projection_run_once.ts"],
+    env: { DATABASE_URL: "" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout);
+  assertEquals(code, 0, new TextDecoder().decode(stderr));
+  assert(out.includes("Applied 10 event(s)."), out);
+  assert(out.includes('{ key: "ada", orders: 2, revenue: 55 }'), out);
+  assert(
+    out.includes('customer_activity grace: { placed: 1, shipped: 0, lastOrderId: "o-2" }'),
+    out,
+  );
+});

@@ -201,12 +201,23 @@ class PostgresExecutor implements Executor {
     }
   }
 
-  listen(
+  /** Listeners still open, closed with the executor. */
+  readonly #listeners = new Set<Listener>();
+
+  async listen(
     channel: string,
     onPayload: (payload: string) => void,
     onReconnect?: () => void,
   ): Promise<Listener> {
-    return listenWithReconnect(this.listenTarget, channel, onPayload, onReconnect);
+    const inner = await listenWithReconnect(this.listenTarget, channel, onPayload, onReconnect);
+    const listener: Listener = {
+      unlisten: () => {
+        this.#listeners.delete(listener);
+        return inner.unlisten();
+      },
+    };
+    this.#listeners.add(listener);
+    return listener;
   }
 
   async dedicated(): Promise<DedicatedConnection> {
@@ -217,8 +228,9 @@ class PostgresExecutor implements Executor {
     };
   }
 
-  close(): Promise<void> {
-    return this.sql.end({ timeout: 5 });
+  async close(): Promise<void> {
+    await Promise.all([...this.#listeners].map((listener) => listener.unlisten()));
+    await this.sql.end({ timeout: 5 });
   }
 }
 

@@ -111,7 +111,7 @@ export class Documents<T> {
     return instrumentDocumentWrite(this.collection, () => this.#put(id, doc, expectedVersion));
   }
 
-  async #put(id: string, doc: T, expectedVersion?: number): Promise<number> {
+  #put(id: string, doc: T, expectedVersion?: number): Promise<number> {
     assertUuid(id, "document id");
     const json = documentJson(doc);
     if (expectedVersion !== undefined) assertExpectedVersion(expectedVersion, true);
@@ -133,7 +133,7 @@ export class Documents<T> {
     return instrumentDocumentRead(this.collection, () => this.#get(id));
   }
 
-  async #get(id: string): Promise<{ doc: T; version: number } | null> {
+  #get(id: string): Promise<{ doc: T; version: number } | null> {
     assertUuid(id, "document id");
     return this.#on(async (info) => {
       const [row] = await this.#context.executor.query<{ doc: T; version: number }>(

@@ -9,6 +9,22 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
+ * What Rillflow's metric registry offers. It is a prom-client `Registry`: to
+ * serve Rillflow's metrics with an application's, pass it to
+ * `Registry.merge([appRegistry, metricsRegistry as Registry])`.
+ */
+export interface MetricsRegistry {
+  /** Every metric in the Prometheus text format. */
+  metrics(): Promise<string>;
+  /** The `content-type` of that text. */
+  readonly contentType: string;
+  /** Resets every metric to zero. */
+  resetMetrics(): void;
+}
+
+const registry = new Registry();
+
+/**
  * The registry holding every Rillflow metric of this process.
  *
  * @example Print the metrics
@@ -18,9 +34,12 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
  * console.log(await metricsRegistry.metrics());
  * ```
  */
-export const metricsRegistry: Registry = new Registry();
+export const metricsRegistry: MetricsRegistry = registry;
 
-const registers = [metricsRegistry];
+/** The same registry with prom-client's type, for modules that register their own metrics. */
+export const promRegistry: Registry = registry;
+
+const registers = [registry];
 /** Latency buckets from 0.5 ms to 10 s. */
 const SECONDS_BUCKETS = [
   0.0005,

@@ -7,9 +7,9 @@
  * @module
  */
 import { Counter, Gauge } from "prom-client";
-import { metricsRegistry } from "./metrics.ts";
+import { promRegistry } from "./metrics.ts";
 
-const registers = [metricsRegistry];
+const registers = [promRegistry];
 const labelNames = ["schema", "subscription", "group"] as const;
 
 const delivered = new Counter({

@@ -22,7 +22,7 @@ import {
 } from "./daemon_options.ts";
 import { releaseLease } from "./lease.ts";
 import { assertProjection, type Projection } from "./projection.ts";
-import { type LoopState, runLoop } from "./run_loop.ts";
+import { type LoopState, type NotifyState, runLoop, runUntilIdle } from "./run_loop.ts";
 import {
   prepareProjection,
   projectionLeaseTarget,
@@ -64,17 +64,6 @@ export interface RunUntilIdleResult {
   /** Events dead-lettered. */
   readonly deadLettered: number;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 
 /**
  * Applies events to read models in batches, reached with `store.projections(options)`.
@@ -197,23 +186,9 @@ export class ProjectionDaemon {
    * @returns How many events were applied and dead-lettered.
    */
   async runUntilIdle(options: RunUntilIdleOptions = {}): Promise<RunUntilIdleResult> {
-    const pending = new Set(options.names ?? this.#registrations.keys());
-    for (const name of pending) this.#registration(name);
-    let applied = 0, deadLettered = 0;
-    while (pending.size > 0 && !options.signal?.aborted) {
-      let progressed = false, waitMs = Infinity;
-      for (const name of [...pending]) {
-        const result = await this.tickOnce(name);
-        applied += result.count;
-        deadLettered += result.deadLettered;
-        options.onProgress?.({ name, ...result });
-        if (result.status === "processed") progressed = true;
-        else if (result.status === "backoff") waitMs = Math.min(waitMs, result.retryInMs ?? 1);
-        else pending.delete(name);
-      }
-      if (!progressed && waitMs < Infinity) await sleep(waitMs, options.signal);
-    }
-    return { applied, deadLettered };
+    const names = [...(options.names ?? this.#registrations.keys())];
+    for (const name of names) this.#registration(name);
+    return await runUntilIdle(names, (name) => this.tickOnce(name), options);
   }
 
   /**
@@ -253,7 +228,7 @@ export class ProjectionDaemon {
   }
 
   /** How wake-ups reach the running loop: `listening`, `polling` or `stopped`. */
-  get notifyState(): LoopState["notify"] {
+  get notifyState(): NotifyState {
     return this.#loop.notify;
   }
 

@@ -9,6 +9,7 @@ import type { StoreContext } from "../_context.ts";
 import { NotifyListener, Wakeup } from "../observability/notify_listener.ts";
 import type { ResolvedDaemonOptions } from "./daemon_options.ts";
 import type { TickResult } from "./tick.ts";
+import type { RunUntilIdleOptions, RunUntilIdleResult } from "./daemon.ts";
 
 /** What the loop needs from its daemon. */
 export interface LoopHost {
@@ -104,4 +105,37 @@ export async function runLoop(
       host.options.onError(error, { during: "releasing leases" })
     );
   }
+}
+
+/**
+ * Ticks the named projections until each is idle, paused or leased by another
+ * worker, sleeping out retry backoffs on the way.
+ *
+ * @param names The projections.
+ * @param tick Runs one batch of one projection.
+ * @param options A stop signal and a progress callback.
+ * @returns How many events were applied and dead-lettered.
+ */
+export async function runUntilIdle(
+  names: readonly string[],
+  tick: (name: string) => Promise<TickResult>,
+  options: RunUntilIdleOptions,
+): Promise<RunUntilIdleResult> {
+  const pending = new Set(names);
+  const sleeper = new Wakeup();
+  let applied = 0, deadLettered = 0;
+  while (pending.size > 0 && !options.signal?.aborted) {
+    let progressed = false, waitMs = Infinity;
+    for (const name of [...pending]) {
+      const result = await tick(name);
+      applied += result.count;
+      deadLettered += result.deadLettered;
+      options.onProgress?.({ name, ...result });
+      if (result.status === "processed") progressed = true;
+      else if (result.status === "backoff") waitMs = Math.min(waitMs, result.retryInMs ?? 1);
+      else pending.delete(name);
+    }
+    if (!progressed && waitMs < Infinity) await sleeper.wait(waitMs, options.signal);
+  }
+  return { applied, deadLettered };
 }

@@ -194,13 +194,49 @@ export async function tickProjection(
   runtime: TickRuntime,
   registration: Registration,
 ): Promise<TickResult> {
-  const { context, options } = runtime;
   const started = performance.now();
-  await prepareProjection(context, registration);
-  const target = projectionLeaseTarget(context, registration.name);
+  await prepareProjection(runtime.context, registration);
+  const ready = await leaseAndRead(runtime, registration);
+  if ("status" in ready) return ready;
+  const writing = performance.now();
+  let outcome: Outcome;
+  try {
+    outcome = await withSpan(
+      "rillflow.projection.batch",
+      {
+        "rillflow.schema": runtime.context.schema,
+        "rillflow.projection": registration.name,
+        "rillflow.batch.events": ready.batch.items.length,
+        "rillflow.batch.from": ready.row.checkpoint,
+      },
+      () => inSchema(runtime.context, (tx) => applyAndCommit(runtime, registration, tx, ready)),
+    );
+  } catch (error) {
+    if (error instanceof Superseded) return { status: "processed", count: 0, deadLettered: 0 };
+    registration.lease = undefined;
+    throw error;
+  }
+  // The fenced checkpoint write renewed the lease.
+  registration.lease = { ...ready.lease, renewedAt: writing };
+  return report(runtime, registration, ready.batch, outcome, started);
+}
+
+/** A batch ready to apply under a lease. */
+interface ReadyBatch {
+  readonly lease: HeldLease;
+  readonly row: StateRow;
+  readonly batch: Batch;
+}
+
+/** Holds the lease, checks pause and backoff, and reads the batch (or says why not). */
+async function leaseAndRead(
+  runtime: TickRuntime,
+  registration: Registration,
+): Promise<ReadyBatch | TickResult> {
+  const { context, options } = runtime;
   const acquired = await holdLease<StateRow>(
     context.executor,
-    target,
+    projectionLeaseTarget(context, registration.name),
     options.node,
     options.leaseTtlMs,
     STATE_COLUMNS,
@@ -209,64 +245,36 @@ export async function tickProjection(
   registration.lease = acquired?.lease;
   if (!acquired) return { status: "leased-by-other", count: 0, deadLettered: 0 };
   const { lease, row } = acquired;
-  if (row.paused) {
-    return { status: "paused", count: 0, deadLettered: 0, checkpoint: row.checkpoint };
-  }
+  const { checkpoint } = row;
+  if (row.paused) return { status: "paused", count: 0, deadLettered: 0, checkpoint };
   if (row.retry_in_ms > 0) {
-    return {
-      status: "backoff",
-      count: 0,
-      deadLettered: 0,
-      retryInMs: row.retry_in_ms,
-      checkpoint: row.checkpoint,
-    };
+    return { status: "backoff", count: 0, deadLettered: 0, retryInMs: row.retry_in_ms, checkpoint };
   }
-  const batch = await readBatch(
-    context,
-    row.checkpoint,
-    options.batchSize,
-    registration.projection.eventTypes,
-  );
-  if (batch.items.length === 0 && batch.end === row.checkpoint) {
-    setProjectionPosition(context.schema, registration.name, {
-      checkpoint: row.checkpoint,
-      head: batch.head,
-    });
-    return {
-      status: "idle",
-      count: 0,
-      deadLettered: 0,
-      checkpoint: row.checkpoint,
-      head: batch.head,
-    };
+  const { eventTypes } = registration.projection;
+  const batch = await readBatch(context, checkpoint, options.batchSize, eventTypes);
+  if (batch.items.length === 0 && batch.end === checkpoint) {
+    setProjectionPosition(context.schema, registration.name, { checkpoint, head: batch.head });
+    return { status: "idle", count: 0, deadLettered: 0, checkpoint, head: batch.head };
   }
-  let outcome: Outcome;
-  const writing = performance.now();
-  try {
-    outcome = await withSpan(
-      "rillflow.projection.batch",
-      {
-        "rillflow.schema": context.schema,
-        "rillflow.projection": registration.name,
-        "rillflow.batch.events": batch.items.length,
-        "rillflow.batch.from": row.checkpoint,
-      },
-      () => inSchema(context, (tx) => applyAndCommit(runtime, registration, tx, lease, row, batch)),
-    );
-  } catch (error) {
-    if (error instanceof Superseded) return { status: "processed", count: 0, deadLettered: 0 };
-    registration.lease = undefined;
-    throw error;
-  }
-  // The fenced checkpoint write renewed the lease.
-  registration.lease = { ...lease, renewedAt: writing };
-  recordProjectionBatch(context.schema, registration.name, {
+  return { lease, row, batch };
+}
+
+/** Records a committed batch's metrics and builds its result. */
+function report(
+  runtime: TickRuntime,
+  registration: Registration,
+  batch: Batch,
+  outcome: Outcome,
+  started: number,
+): TickResult {
+  const { schema } = runtime.context;
+  recordProjectionBatch(schema, registration.name, {
     applied: outcome.applied,
     deadLettered: outcome.deadLettered,
     failures: outcome.failures,
     seconds: (performance.now() - started) / 1000,
   });
-  setProjectionPosition(context.schema, registration.name, {
+  setProjectionPosition(schema, registration.name, {
     checkpoint: outcome.checkpoint,
     head: batch.head,
   });
@@ -287,9 +295,7 @@ async function applyAndCommit(
   runtime: TickRuntime,
   registration: Registration,
   tx: InternalTx,
-  lease: Lease,
-  row: StateRow,
-  batch: Batch,
+  { lease, row, batch }: ReadyBatch,
 ): Promise<Outcome> {
   const { context, options } = runtime;
   const { projection } = registration;
@@ -299,48 +305,35 @@ async function applyAndCommit(
   };
   const queue = projectionDeadLetters(context, registration.name);
   const { items } = batch;
-  let applied = 0, deadLettered = 0, failures = 0;
+  let applied = 0, deadLettered = 0, failures = 0, position = 0;
   let lastError: string | null = null;
-  let position = 0;
-  while (position < items.length) {
+  let retry: { checkpoint: number; attempts: number; retryInMs: number } | null = null;
+  while (position < items.length && !retry) {
     const failure = await applyUntilFailure(tx, items, position, apply);
-    if (!failure) {
-      applied += items.length - position;
-      position = items.length;
-      break;
-    }
-    applied += failure.index - position;
+    const stop = failure?.index ?? items.length;
+    applied += stop - position;
+    position = stop;
+    if (!failure) break;
     failures++;
     lastError = errorText(failure.error);
     // The stored attempts belong to the first event after the checkpoint.
     const attempts = (failure.index === 0 ? row.attempts : 0) + 1;
-    const failed = items[failure.index]!;
-    if (!exhausted(attempts, options.backoff)) {
+    const failed = items[failure.index]!.envelope;
+    if (exhausted(attempts, options.backoff)) {
+      await addDeadLetter(tx, queue, failed, failure.error, attempts);
+      deadLettered++;
+      position++;
+    } else {
       const retryInMs = backoffDelayMs(attempts, options.backoff);
-      const checkpoint = failed.envelope.globalSeq - 1;
-      await writeCheckpoint(runtime, registration, tx, lease, row, {
-        applied,
-        deadLettered,
-        failures,
-        checkpoint,
-        attempts,
-        retryInMs,
-        lastError,
-      });
-      return { applied, deadLettered, failures, checkpoint, attempts, retryInMs, lastError };
+      retry = { checkpoint: failed.globalSeq - 1, attempts, retryInMs };
     }
-    await addDeadLetter(tx, queue, failed.envelope, failure.error, attempts);
-    deadLettered++;
-    position = failure.index + 1;
   }
-  const outcome = {
+  const outcome: Outcome = {
     applied,
     deadLettered,
     failures,
-    checkpoint: batch.end,
-    attempts: 0,
-    retryInMs: null,
     lastError,
+    ...(retry ?? { checkpoint: batch.end, attempts: 0, retryInMs: null }),
   };
   await writeCheckpoint(runtime, registration, tx, lease, row, outcome);
   return outcome;
