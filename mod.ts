@@ -21,11 +21,21 @@ export type { RillflowErrorOptions } from "./src/errors.ts";
 export type { Documents } from "./src/documents/documents.ts";
 export type { Events } from "./src/events/events.ts";
 export type { AppendOptions, AppendResult } from "./src/events/append.ts";
-export type { ReadAllOptions } from "./src/events/events.ts";
+export type { AppendBuilder } from "./src/events/builder.ts";
+export type {
+  IterateAllOptions,
+  IterateStreamOptions,
+  ReadAllOptions,
+  ReadStreamOptions,
+} from "./src/events/reads.ts";
 export type { BlockingBackend, Watermark } from "./src/events/watermark.ts";
 export { Expected, type ExpectedVersion } from "./src/events/expected.ts";
-export { event, type NewEvent } from "./src/events/new_event.ts";
+export { event, type EventOptions, type NewEvent } from "./src/events/new_event.ts";
 export type { EventEnvelope } from "./src/events/envelope.ts";
+export type { StreamInfo, Streams } from "./src/events/streams.ts";
+export { eventsChannel, parseEventsNotification } from "./src/events/notify.ts";
+export { EventSchemas, type EventSchemaViolation } from "./src/events/event_schemas.ts";
+export type { JsonSchema, JsonTypeName } from "./src/events/json_schema.ts";
 export type { SchemaManager } from "./src/schema/schema_manager.ts";
 export type { DriftItem, DriftReport, MigrationRef } from "./src/schema/schema_manager.ts";
 export type { CatalogDifference } from "./src/schema/catalog.ts";

@@ -6,6 +6,8 @@
  */
 import type { Executor } from "./db/executor.ts";
 import type { EventEnvelope } from "./events/envelope.ts";
+import type { EventSchemas } from "./events/event_schemas.ts";
+import type { Projection } from "./projections/projection.ts";
 import { qualify } from "./db/identifiers.ts";
 
 /** Resolved store-wide settings that parts read. */
@@ -24,6 +26,10 @@ export interface StoreSettings {
    * through it. The identity unless upcasters are configured.
    */
   readonly upcast: (envelopes: EventEnvelope[]) => Promise<EventEnvelope[]>;
+  /** Projections run inside every append's transaction, by name. */
+  readonly inlineProjections: ReadonlyMap<string, Projection>;
+  /** JSON Schemas that appended event data must satisfy, when configured. */
+  readonly eventSchemas?: EventSchemas;
 }
 
 /** The shared context of one store (or one tenant view of it). */

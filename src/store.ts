@@ -7,10 +7,14 @@
 import { openExecutor } from "./db/executor.ts";
 import type { Executor } from "./db/executor.ts";
 import { validateIdentifier } from "./db/identifiers.ts";
-import { attachContext, contextOf, StoreContext } from "./_context.ts";
+import { attachContext, contextOf, StoreContext, type StoreSettings } from "./_context.ts";
 import { SchemaManager } from "./schema/schema_manager.ts";
 import { Documents } from "./documents/documents.ts";
 import { Events } from "./events/events.ts";
+import { Streams } from "./events/streams.ts";
+import { EventSchemas } from "./events/event_schemas.ts";
+import { flushEventNotifications } from "./events/notify.ts";
+import { assertProjection, type Projection } from "./projections/projection.ts";
 
 /** Options of {@linkcode Store.connect}. */
 export interface StoreOptions {
@@ -32,6 +36,44 @@ export interface StoreOptions {
     correlationId?: string;
     /** Serialise appends per stream with advisory locks by default. */
     advisoryLocks?: boolean;
+  };
+  /** Projections run by the store itself. */
+  projections?: {
+    /**
+     * Inline projections by name: they run inside the transaction of every
+     * append of an event type they handle, and a failing one fails the append
+     * (nothing is written).
+     */
+    inline?: Record<string, Projection>;
+  };
+  /** JSON Schemas that appended event data must satisfy (per type and version). */
+  eventSchemas?: EventSchemas;
+}
+
+/**
+ * Resolves the store-wide settings of a set of options.
+ *
+ * @param options The options.
+ * @returns The settings.
+ * @throws {TypeError} For malformed inline projections or schemas.
+ */
+function settingsOf(options: StoreOptions): StoreSettings {
+  const inline = new Map<string, Projection>();
+  for (const [name, projection] of Object.entries(options.projections?.inline ?? {})) {
+    assertProjection(name, projection);
+    inline.set(name, projection);
+  }
+  if (options.eventSchemas !== undefined && !(options.eventSchemas instanceof EventSchemas)) {
+    throw new TypeError("eventSchemas must be an EventSchemas registry");
+  }
+  return {
+    sessionHeaders: { ...options.session?.headers },
+    causationId: options.session?.causationId,
+    correlationId: options.session?.correlationId,
+    advisoryLocks: options.session?.advisoryLocks ?? false,
+    upcast: (envelopes) => Promise.resolve(envelopes),
+    inlineProjections: inline,
+    eventSchemas: options.eventSchemas,
   };
 }
 
@@ -66,6 +108,8 @@ export class Store {
   readonly schema: SchemaManager;
   /** The event store. */
   readonly events: Events;
+  /** Stream aliases and metadata. */
+  readonly streams: Streams;
 
   /**
    * Internal: use {@linkcode Store.connect}.
@@ -79,6 +123,7 @@ export class Store {
     attachContext(this, context);
     this.schema = new SchemaManager(context.executor, context.schema);
     this.events = new Events(context);
+    this.streams = new Streams(context);
   }
 
   /**
@@ -92,17 +137,12 @@ export class Store {
    */
   static async connect(url: string, options: StoreOptions = {}): Promise<Store> {
     validateOptions(options);
+    const settings = settingsOf(options);
     const executor: Executor = await openExecutor(url, {
       maxConnections: options.maxConnections,
       connectTimeoutMs: options.connectTimeoutMs,
     });
-    const context = new StoreContext(executor, options.schema ?? "public", {
-      sessionHeaders: { ...options.session?.headers },
-      causationId: options.session?.causationId,
-      correlationId: options.session?.correlationId,
-      advisoryLocks: options.session?.advisoryLocks ?? false,
-      upcast: (envelopes) => Promise.resolve(envelopes),
-    });
+    const context = new StoreContext(executor, options.schema ?? "public", settings);
     const store = new Store(context, true);
     try {
       if (options.autoMigrate ?? executor.kind === "pglite") await store.schema.sync();
@@ -131,7 +171,9 @@ export class Store {
 
   /** Closes the store's connections. */
   async close(): Promise<void> {
-    if (this.#owner) await this.#context.executor.close();
+    if (!this.#owner) return;
+    await flushEventNotifications(this.#context.executor);
+    await this.#context.executor.close();
   }
 
   /** Closes the store at the end of an `await using` block. */
@@ -146,13 +188,15 @@ export class Store {
  *
  * @param store The store whose connections to share.
  * @param schema The other schema.
+ * @param options When given, the view's own settings (session defaults, projections, …)
+ *   instead of the store's.
  * @returns A store on that schema.
  */
-export function storeOnSchema(store: Store, schema: string): Store {
+export function storeOnSchema(store: Store, schema: string, options?: StoreOptions): Store {
   validateIdentifier(schema, "schema");
   const base = contextOf(store);
   return new (Store as unknown as new (context: StoreContext, owner: boolean) => Store)(
-    new StoreContext(base.executor, schema, base.settings),
+    new StoreContext(base.executor, schema, options ? settingsOf(options) : base.settings),
     false,
   );
 }

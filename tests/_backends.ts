@@ -51,7 +51,7 @@ const postgres: Backend = {
 const pglite: Backend = {
   name: "pglite",
   async open(options = {}) {
-    const store = storeOnSchema(await sharedPglite(), options.schema ?? freshSchema());
+    const store = storeOnSchema(await sharedPglite(), options.schema ?? freshSchema(), options);
     if (options.autoMigrate ?? true) await store.schema.sync();
     return store;
   },
