@@ -3,6 +3,7 @@ import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backen
 import { event, Expected, RillflowError, type Store } from "../mod.ts";
 import { Store as StoreClass } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
+import { countingEvents } from "./_counting.ts";
 
 async function countEvents(store: Store): Promise<number> {
   const { executor, table } = contextOf(store);

@@ -8,6 +8,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { CliContext, type CliIo, EXIT, exitFor } from "./context.ts";
 import { registerSchemaCommands } from "./commands/schema.ts";
 import { registerHealthCommands } from "./commands/health.ts";
+import { registerStreamsCommands } from "./commands/streams.ts";
 
 const defaultIo: CliIo = {
   out: (text) => void Deno.stdout.writeSync(new TextEncoder().encode(text)),
@@ -29,6 +30,7 @@ function buildProgram(cli: CliContext): Command {
     .configureOutput({ writeOut: (s) => cli.io.out(s), writeErr: (s) => cli.io.err(s) });
   registerSchemaCommands(program, cli);
   registerHealthCommands(program, cli);
+  registerStreamsCommands(program, cli);
   for (const command of allCommands(program)) {
     command.exitOverride().configureOutput({
       writeOut: (s) => cli.io.out(s),
