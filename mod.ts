@@ -33,7 +33,7 @@ export { Expected, type ExpectedVersion } from "./src/events/expected.ts";
 export { event, type EventOptions, type NewEvent } from "./src/events/new_event.ts";
 export type { EventEnvelope } from "./src/events/envelope.ts";
 export type { StreamInfo, Streams } from "./src/events/streams.ts";
-export { eventsChannel, parseEventsNotification } from "./src/events/notify.ts";
+export { eventsChannel } from "./src/events/notify.ts";
 export { EventSchemas, type EventSchemaViolation } from "./src/events/event_schemas.ts";
 export type { JsonSchema, JsonTypeName } from "./src/events/json_schema.ts";
 export type { SchemaManager } from "./src/schema/schema_manager.ts";

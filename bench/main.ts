@@ -6,7 +6,8 @@
  */
 import { runBench } from "./harness.ts";
 import { foundationWorkloads } from "./foundation.ts";
+import { eventWorkloads } from "./events.ts";
 
 if (import.meta.main) {
-  await runBench([...foundationWorkloads]);
+  await runBench([...foundationWorkloads, ...eventWorkloads]);
 }

@@ -97,7 +97,7 @@ export class Events {
     } else {
       result = await runAppend(context.executor, context, prepared);
     }
-    notifyAppended(context, result.globalSeqs[result.globalSeqs.length - 1]!);
+    notifyAppended(context);
     return result;
   }
 

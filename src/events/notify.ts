@@ -1,7 +1,7 @@
 /**
  * Wake-up notifications for readers of the global order (projection daemon,
  * subscriptions): after an append commits, Rillflow sends
- * `NOTIFY rillflow_events, '<schema>:<globalSeq>'` on a pooled connection.
+ * `NOTIFY rillflow_events, '<schema>'` on a pooled connection.
  *
  * Why after the commit and not in the append's own statement: a NOTIFY inside
  * a transaction takes a database-wide lock at commit, so writers that notify
@@ -12,9 +12,9 @@
  * measurable.
  *
  * Notifications are hints: one is sent after every append (the first one at
- * once, later ones coalesced, the payload carrying the highest position
- * appended so far), but a crash between commit and notify loses it, as does a
- * dropped LISTEN connection. Listeners must keep polling on a timer as well.
+ * once, later ones within the interval coalesced into one), but a crash
+ * between commit and notify loses it, as does a dropped LISTEN connection.
+ * Listeners must keep polling on a timer as well.
  *
  * @module
  */
@@ -22,9 +22,8 @@ import type { Executor } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 
 /**
- * The NOTIFY channel appends are announced on. The payload is
- * `<schema>:<globalSeq>`: the store's schema and the highest position appended
- * since the previous notification from the same process.
+ * The NOTIFY channel appends are announced on; the payload is the name of the
+ * schema whose events table was appended to.
  */
 export const eventsChannel = "rillflow_events";
 
@@ -33,7 +32,7 @@ export const NOTIFY_INTERVAL_MS = 10;
 
 class Notifier {
   readonly #executor: Executor;
-  readonly #pending = new Map<string, number>();
+  readonly #pending = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastSentAt = -Infinity;
   #inFlight: Promise<void> = Promise.resolve();
@@ -42,8 +41,8 @@ class Notifier {
     this.#executor = executor;
   }
 
-  schedule(schema: string, position: number): void {
-    this.#pending.set(schema, Math.max(this.#pending.get(schema) ?? 0, position));
+  schedule(schema: string): void {
+    this.#pending.add(schema);
     if (this.#timer !== undefined) return;
     const waitMs = this.#lastSentAt + NOTIFY_INTERVAL_MS - performance.now();
     if (waitMs <= 0) this.#send();
@@ -53,7 +52,7 @@ class Notifier {
   #send(): void {
     this.#timer = undefined;
     this.#lastSentAt = performance.now();
-    const payloads = [...this.#pending].map(([schema, position]) => `${schema}:${position}`);
+    const payloads = [...this.#pending];
     this.#pending.clear();
     const sent = this.#executor.query("select pg_notify($1, p) from unnest($2::text[]) as p", [
       eventsChannel,
@@ -76,12 +75,11 @@ const notifiers = new WeakMap<Executor, Notifier>();
  * transaction that appended has committed (never inside it).
  *
  * @param context The store context.
- * @param position The highest global position appended.
  */
-export function notifyAppended(context: StoreContext, position: number): void {
+export function notifyAppended(context: StoreContext): void {
   let notifier = notifiers.get(context.executor);
   if (!notifier) notifiers.set(context.executor, notifier = new Notifier(context.executor));
-  notifier.schedule(context.schema, position);
+  notifier.schedule(context.schema);
 }
 
 /**
@@ -92,24 +90,4 @@ export function notifyAppended(context: StoreContext, position: number): void {
  */
 export function flushEventNotifications(executor: Executor): Promise<void> {
   return notifiers.get(executor)?.flush() ?? Promise.resolve();
-}
-
-/**
- * Parses a payload received on {@linkcode eventsChannel}.
- *
- * @example
- * ```ts
- * import { parseEventsNotification } from "@rillflow/rillflow";
- *
- * console.log(parseEventsNotification("public:42")); // { schema: "public", position: 42 }
- * ```
- *
- * @param payload The notification payload.
- * @returns The schema and position, or `null` when the payload is not Rillflow's.
- */
-export function parseEventsNotification(
-  payload: string,
-): { schema: string; position: number } | null {
-  const match = /^([a-z_][a-z0-9_]{0,62}):(\d+)$/.exec(payload);
-  return match ? { schema: match[1]!, position: Number(match[2]) } : null;
 }
