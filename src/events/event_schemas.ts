@@ -12,8 +12,9 @@ import { assertEventVersion } from "./new_event.ts";
 export interface EventSchemaViolation {
   /** The event's index in the append. */
   readonly index: number;
-  /** Its type and version. */
+  /** Its type. */
   readonly type: string;
+  /** Its version. */
   readonly version: number;
   /** JSON Pointer into the event's data (`""` for the data itself). */
   readonly path: string;

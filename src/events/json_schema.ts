@@ -22,33 +22,59 @@ export type JsonTypeName =
 
 /** The supported JSON Schema subset. */
 export interface JsonSchema {
+  /** The value's JSON type, or one of several. */
   type?: JsonTypeName | JsonTypeName[];
+  /** The value must equal one of these. */
   enum?: unknown[];
+  /** The value must equal this. */
   const?: unknown;
+  /** Schemas of the object's properties, by name. */
   properties?: Record<string, JsonSchema>;
+  /** Property names the object must have. */
   required?: string[];
+  /** Whether (or under which schema) properties not listed in `properties` are allowed. */
   additionalProperties?: boolean | JsonSchema;
+  /** The schema of every array item. */
   items?: JsonSchema;
+  /** The fewest array items. */
   minItems?: number;
+  /** The most array items. */
   maxItems?: number;
+  /** The smallest number allowed. */
   minimum?: number;
+  /** The largest number allowed. */
   maximum?: number;
+  /** Numbers must be greater than this. */
   exclusiveMinimum?: number;
+  /** Numbers must be less than this. */
   exclusiveMaximum?: number;
+  /** The fewest characters (code points) of a string. */
   minLength?: number;
+  /** The most characters (code points) of a string. */
   maxLength?: number;
+  /** A regular expression (Unicode) strings must match. */
   pattern?: string;
-  /** Annotations, accepted and ignored. */
+  /** Annotation, ignored. */
   $schema?: string;
+  /** Annotation, ignored. */
   $id?: string;
+  /** Annotation, ignored. */
   $comment?: string;
+  /** Annotation, ignored. */
   title?: string;
+  /** Annotation, ignored. */
   description?: string;
+  /** Annotation, ignored. */
   default?: unknown;
+  /** Annotation, ignored. */
   examples?: unknown[];
+  /** Annotation, ignored (formats are not asserted). */
   format?: string;
+  /** Annotation, ignored. */
   deprecated?: boolean;
+  /** Annotation, ignored. */
   readOnly?: boolean;
+  /** Annotation, ignored. */
   writeOnly?: boolean;
 }
 
