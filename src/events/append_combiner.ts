@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { Expected } from "./expected.ts";
@@ -64,7 +65,24 @@ class AppendCombiner {
     }
     this.#queues.set(prepared.streamId, []);
     return runAppend(this.#context.executor, this.#context, prepared)
-      .finally(() => this.#drain(prepared.streamId));
+      .finally(() => this.#settle(prepared.streamId, false));
+  }
+
+  /**
+   * After a statement of the stream returned. Uncontended (a lone append and
+   * nobody waiting): the stream is free at once. Contended: the next group
+   * leaves one macrotask later, so that the callers just resolved, who
+   * typically append again at once (in microtasks), join it instead of forming
+   * a group of their own behind it.
+   */
+  #settle(streamId: string, contended: boolean): void {
+    const queue = this.#queues.get(streamId)!;
+    if (queue.length === 0 && !contended) {
+      this.#queues.delete(streamId);
+      return;
+    }
+    // setImmediate, not setTimeout(0): Deno clamps timers to a millisecond or more.
+    setImmediate(() => this.#drain(streamId));
   }
 
   #drain(streamId: string): void {
@@ -83,7 +101,7 @@ class AppendCombiner {
       taken++;
     }
     const group = queue.splice(0, taken);
-    this.#runGroup(group).finally(() => this.#drain(streamId));
+    this.#runGroup(group).finally(() => this.#settle(streamId, true));
   }
 
   async #runGroup(group: Waiting[]): Promise<void> {
