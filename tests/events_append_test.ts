@@ -301,3 +301,31 @@ testServer(
     }
   },
 );
+
+testBoth("appends to an archived stream raise STREAM_ARCHIVED and write nothing", async (store) => {
+  const s = crypto.randomUUID();
+  await store.events.append(s, Expected.noStream, [event("A", {})]);
+  const { executor, table } = contextOf(store);
+  // Archiving itself is another issue's; mark the row the way it will.
+  await executor.query(`update ${table("streams")} set archived_at = now() where stream_id = $1`, [
+    s,
+  ]);
+  for (
+    const expected of [Expected.any, Expected.exact(1), Expected.streamExists, Expected.noStream]
+  ) {
+    const error = await assertRejects(
+      () => store.events.append(s, expected, [event("B", {})]),
+      RillflowError,
+      "archived",
+    );
+    assertEquals(error.code, "STREAM_ARCHIVED");
+  }
+  const concurrent = await Promise.allSettled(
+    Array.from({ length: 5 }, () => store.events.append(s, Expected.any, [event("C", {})])),
+  );
+  for (const outcome of concurrent) {
+    assertEquals(outcome.status, "rejected");
+    assertEquals((outcome as PromiseRejectedResult).reason.code, "STREAM_ARCHIVED");
+  }
+  assertEquals(await countEvents(store), 1);
+});
