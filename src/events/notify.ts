@@ -46,11 +46,15 @@ class Notifier {
     if (this.#timer !== undefined) return;
     const waitMs = this.#lastSentAt + NOTIFY_INTERVAL_MS - performance.now();
     if (waitMs <= 0) this.#send();
-    else this.#timer = setTimeout(() => this.#send(), waitMs);
+    else {
+      this.#timer = setTimeout(() => this.#send(), waitMs);
+      waiting.add(this);
+    }
   }
 
   #send(): void {
     this.#timer = undefined;
+    waiting.delete(this);
     this.#lastSentAt = performance.now();
     const payloads = [...this.#pending];
     this.#pending.clear();
@@ -69,6 +73,8 @@ class Notifier {
 }
 
 const notifiers = new WeakMap<Executor, Notifier>();
+/** Notifiers holding a coalesced notification behind a timer. */
+const waiting = new Set<Notifier>();
 
 /**
  * Announces committed appends on {@linkcode eventsChannel}. Call it after the
@@ -83,11 +89,14 @@ export function notifyAppended(context: StoreContext): void {
 }
 
 /**
- * Sends any coalesced notification now and waits for the ones in flight
- * (called by `Store.close()` before the connections close).
+ * Sends any coalesced notification now and waits for those in flight
+ * (called by `Store.close()` before the connections close). Views of a store
+ * (tenants) may wrap its executor, so every waiting notification of the
+ * process is sent: sending a hint early is harmless.
  *
- * @param executor The store's executor.
+ * @param executor The closing store's executor.
  */
-export function flushEventNotifications(executor: Executor): Promise<void> {
-  return notifiers.get(executor)?.flush() ?? Promise.resolve();
+export async function flushEventNotifications(executor: Executor): Promise<void> {
+  await Promise.all([...waiting].map((notifier) => notifier.flush()));
+  await notifiers.get(executor)?.flush();
 }

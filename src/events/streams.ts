@@ -5,6 +5,7 @@
  * @module
  */
 import type { StoreContext } from "../_context.ts";
+import { isUuid } from "../ids.ts";
 
 /** What the store knows about a stream. */
 export interface StreamInfo {
@@ -24,7 +25,6 @@ export interface StreamInfo {
   readonly updatedAt: Date;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_ALIAS_LENGTH = 512;
 
 function assertAlias(alias: unknown): asserts alias is string {
@@ -133,7 +133,7 @@ export class Streams {
    */
   async describe(streamIdOrAlias: string): Promise<StreamInfo | null> {
     assertAlias(streamIdOrAlias);
-    const byId = UUID.test(streamIdOrAlias) ? await this.#describeId(streamIdOrAlias) : null;
+    const byId = isUuid(streamIdOrAlias) ? await this.#describeId(streamIdOrAlias) : null;
     if (byId) return byId;
     const id = await this.lookup(streamIdOrAlias);
     return id ? await this.#describeId(id) : null;
