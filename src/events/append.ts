@@ -88,7 +88,7 @@ function mergedHeaders(
   options: AppendOptions,
   events: readonly NewEvent[],
 ): string | string[] {
-  if (options.headers !== undefined) serializeMetadata("(append headers)", options.headers);
+  if (options.headers !== undefined) serializeMetadata("Append headers", options.headers);
   const base = { ...context.settings.sessionHeaders, ...options.headers };
   if (!events.some((e) => e.metadata !== undefined)) return JSON.stringify(base);
   return events.map((e) =>
@@ -133,7 +133,7 @@ export function prepareAppend(
   const versions = events.map((e) => e.version ?? 1);
   versions.forEach((version, i) => assertEventVersion(types[i]!, version));
   for (const e of events) {
-    if (e.metadata !== undefined) serializeMetadata(e.type, e.metadata);
+    if (e.metadata !== undefined) serializeMetadata(`Event "${e.type}" metadata`, e.metadata);
   }
   validateEventData(context, types, versions, datas);
   return {

@@ -55,7 +55,7 @@ export function event<D>(type: string, data: D, options: EventOptions = {}): New
   const { version, metadata } = options;
   if (version !== undefined) assertEventVersion(type, version);
   serializeEventData(type, data);
-  if (metadata !== undefined) serializeMetadata(type, metadata);
+  if (metadata !== undefined) serializeMetadata(`Event "${type}" metadata`, metadata);
   return Object.freeze(
     metadata === undefined ? { type, data, version } : { type, data, version, metadata },
   );
@@ -84,42 +84,55 @@ export function assertEventVersion(type: string, version: unknown): asserts vers
  * @param type The event type, for the message.
  * @param data The data.
  * @returns The JSON text.
- * @throws {TypeError} For BigInt values, cycles, functions, symbols or undefined data.
+ * @throws {TypeError} For BigInt values, cycles, functions, symbols, undefined data, U+0000
+ *   or lone surrogates.
  */
 export function serializeEventData(type: string, data: unknown): string {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(data);
-  } catch (error) {
-    throw notJson(type, "data", error instanceof Error ? error.message : String(error), error);
-  }
-  if (json === undefined) throw new TypeError(`Event "${type}" has no JSON data`);
-  // JSON.stringify drops functions and symbols silently; a caller bug must not lose data.
-  const dropped = findDropped(data, 0);
-  if (dropped) throw notJson(type, "data", `a ${dropped} is not JSON data`);
-  // JSON.stringify writes \u escapes only for control characters and lone surrogates.
-  if (json.includes("\\u")) {
-    if (NUL.test(json)) throw notJson(type, "data", "PostgreSQL cannot store the character U+0000");
-    if (LONE_SURROGATE.test(json)) {
-      throw notJson(type, "data", "it holds a lone UTF-16 surrogate (not valid Unicode)");
-    }
-  }
-  return json;
+  return serializeJson(data, `Event "${type}" data`);
 }
 
 /**
- * Serialises per-event metadata or append headers.
+ * Serialises per-event metadata or an append's headers: a plain JSON object.
  *
- * @param type The event type (or a label), for the message.
- * @param metadata The candidate: a plain object.
+ * @param what What it is, for the message (`Event "Placed" metadata`, `Append headers`).
+ * @param value The candidate.
  * @returns The JSON text of the object.
  * @throws {TypeError} When it is not a JSON-serialisable object.
  */
-export function serializeMetadata(type: string, metadata: unknown): string {
-  if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
-    throw new TypeError(`Event "${type}" has metadata that is not an object`);
+export function serializeMetadata(what: string, value: unknown): string {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(`${what} must be a plain object`);
   }
-  return serializeEventData(type, metadata);
+  return serializeJson(value, what);
+}
+
+/**
+ * Serialises a value to JSON text that PostgreSQL's jsonb accepts.
+ *
+ * @param value The value.
+ * @param what What it is, for the message.
+ * @returns The JSON text.
+ * @throws {TypeError} For what JSON or jsonb cannot carry, nothing being dropped silently.
+ */
+function serializeJson(value: unknown, what: string): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw notJson(what, error instanceof Error ? error.message : String(error), error);
+  }
+  if (json === undefined) throw notJson(what, "it is undefined");
+  // JSON.stringify drops functions and symbols silently; a caller bug must not lose data.
+  const dropped = findDropped(value, 0);
+  if (dropped) throw notJson(what, `a ${dropped} is not JSON data`);
+  // JSON.stringify writes \u escapes only for control characters and lone surrogates.
+  if (json.includes("\\u")) {
+    if (NUL.test(json)) throw notJson(what, "PostgreSQL cannot store the character U+0000");
+    if (LONE_SURROGATE.test(json)) {
+      throw notJson(what, "it holds a lone UTF-16 surrogate (not valid Unicode)");
+    }
+  }
+  return json;
 }
 
 /** A `\u0000` escape not preceded by an escaped backslash. */
@@ -127,10 +140,8 @@ const NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
 /** A `\udXXX` surrogate escape (JSON.stringify escapes only lone ones). */
 const LONE_SURROGATE = /(?:^|[^\\])(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i;
 
-function notJson(type: string, what: string, reason: string, cause?: unknown): TypeError {
-  return new TypeError(`Event "${type}" has ${what} that is not JSON-serialisable: ${reason}`, {
-    cause,
-  });
+function notJson(what: string, reason: string, cause?: unknown): TypeError {
+  return new TypeError(`${what} is not JSON-serialisable: ${reason}`, { cause });
 }
 
 /** Finds a function or symbol JSON.stringify would drop; runs after stringify ruled out cycles. */

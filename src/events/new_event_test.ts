@@ -17,12 +17,12 @@ Deno.test("event() rejects what JSON or PostgreSQL cannot carry", () => {
   assertThrows(() => event("E", cyclic), TypeError, "not JSON-serialisable");
   assertThrows(() => event("E", { f() {} }), TypeError, "a function");
   assertThrows(() => event("E", [1, Symbol("s")]), TypeError, "a symbol");
-  assertThrows(() => event("E", undefined), TypeError, "no JSON data");
+  assertThrows(() => event("E", undefined), TypeError, 'Event "E" data is not JSON-serialisable');
   assertThrows(() => event("E", { s: "a\u0000b" }), TypeError, "U+0000");
   assertThrows(() => event("E", { s: "\ud800" }), TypeError, "surrogate");
   assertThrows(() => event("E", {}, { version: 1.5 }), TypeError, "positive integer");
   assertThrows(() => event("E", {}, { version: 2 ** 31 }), TypeError, "below 2^31");
-  assertThrows(() => event("E", {}, { metadata: [] as never }), TypeError, "not an object");
+  assertThrows(() => event("E", {}, { metadata: [] as never }), TypeError, "plain object");
   assertThrows(() => event("E", {}, { metadata: { f: () => 1 } }), TypeError, "a function");
 });
 
