@@ -212,6 +212,27 @@ const pairs: Pair[] = [
         floor: async () => void await insertOne(raw, crypto.randomUUID(), 1),
       }),
   },
+  {
+    name: "design check: NOTIFY from a statement trigger, 8 writers (not used)",
+    unit: "events",
+    target: "(why notify is sent after commit)",
+    ops: 2 * N,
+    concurrency: 8,
+    prepare: async ({ raw }) => {
+      await raw.unsafe(`
+        create table events_notified (like events including all);
+        create function notify_events() returns trigger language plpgsql as
+          $$ begin perform pg_notify('rillflow_bench', tg_table_schema); return null; end $$;
+        create trigger events_notified after insert on events_notified
+          for each statement execute function notify_events();`).simple();
+      return {
+        ours: async () =>
+          void await raw`insert into events_notified (stream_id, stream_seq, type, data)
+            values (${crypto.randomUUID()}, 1, 'Ping', ${ping}::jsonb)`,
+        floor: async () => void await insertOne(raw, crypto.randomUUID(), 1),
+      };
+    },
+  },
 ];
 
 /** The event store workloads (issue #4). */
