@@ -17,7 +17,6 @@ import {
   serializeEventData,
   serializeMetadata,
 } from "./new_event.ts";
-import { lockNamespace } from "./watermark.ts";
 import {
   type AppendShape,
   appendStatement,
@@ -200,7 +199,6 @@ function valuesOf(
     headers: one && typeof prepared.headers !== "string" ? prepared.headers[0] : prepared.headers,
     causation: perEvent(prepared.causationId),
     correlation: perEvent(prepared.correlationId),
-    namespace: lockNamespace(context.schema),
     category: prepared.category,
     expected: prepared.expected.kind === "exact" ? prepared.expected.version : null,
     key: prepared.idempotencyKey,

@@ -25,7 +25,6 @@ import {
   resultOf,
   runAppend,
 } from "./append.ts";
-import { lockNamespace } from "./watermark.ts";
 
 /** The most events one combined statement carries. */
 const MAX_COMBINED_EVENTS = 1000;
@@ -149,7 +148,6 @@ class AppendCombiner {
         headers: perEvent((p, i) => typeof p.headers === "string" ? p.headers : p.headers[i]),
         causation: perEvent((p) => p.causationId),
         correlation: perEvent((p) => p.correlationId),
-        namespace: lockNamespace(this.#context.schema),
         category: null,
         expected: null,
         key: null,

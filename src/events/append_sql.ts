@@ -53,8 +53,6 @@ export interface AppendValues {
   headers: unknown;
   causation: unknown;
   correlation: unknown;
-  /** The invariant-1 lock namespace. */
-  namespace: number;
   /** The category recorded on a stream that has none. */
   category: string | null;
   /** The exact version required (`exact` only). */
@@ -72,7 +70,7 @@ export interface AppendStatement {
 
 function streamCte(context: StoreContext, shape: AppendShape): string {
   const streams = context.table("streams");
-  const gate = `${appendLockSql(context, "{namespace}")}${
+  const gate = `${appendLockSql(context)}${
     shape.keyed
       ? ` and not exists (select 1 from ${context.table("idempotency_keys")} where key = {key})`
       : ""
