@@ -187,8 +187,8 @@ testServer(
         const gate = Promise.withResolvers<void>();
         const appended = Promise.withResolvers<number>();
         const committed = context.executor.transaction(async (tx) => {
-          const rows = await writeAppend(tx, context, prepare(), envelopes ?? false);
-          appended.resolve(rows[0]!.global_seq);
+          const [row] = await writeAppend(tx, context, prepare(), envelopes ?? false);
+          appended.resolve("first" in row! ? row.first! : row!.global_seq);
           await gate.promise;
         });
         committed.catch(appended.reject);

@@ -21,6 +21,7 @@ import {
   type AppendShape,
   appendStatement,
   type AppendValues,
+  type PositionsRow,
   type StreamCheck,
 } from "./append_sql.ts";
 import { type EventRow } from "./envelope.ts";
@@ -238,22 +239,24 @@ export async function executeAppend<R>(
     }
     throw error;
   }
-  if (rows.length === 0) throw await diagnoseEmptyAppend(db, context, prepared, values.hash);
+  const written = shape.envelopes ? rows.length : (rows[0] as PositionsRow | undefined)?.count ?? 0;
+  if (written === 0) throw await diagnoseEmptyAppend(db, context, prepared, values.hash);
   return rows;
 }
 
 /**
- * Runs a prepared append on `db` (the pool or a transaction) and returns the
- * rows it wrote: positions, or full envelope rows when `envelopes` is set.
+ * Runs a prepared append on `db` (the pool or a transaction) and returns what
+ * it wrote: one {@linkcode PositionsRow}, or with `envelopes` the envelope row
+ * of every written event, in order.
  *
  * @param db Where to run.
  * @param context The store context.
  * @param prepared From {@linkcode prepareAppend}.
  * @param envelopes Return the envelope columns of every written event.
- * @returns The written rows, in order.
+ * @returns The rows.
  * @throws {RillflowError} As {@linkcode executeAppend}.
  */
-export async function writeAppend<R extends Pick<EventRow, "global_seq" | "stream_seq">>(
+export async function writeAppend<R extends PositionsRow | EventRow>(
   db: Queryable,
   context: StoreContext,
   prepared: PreparedAppend,
@@ -285,11 +288,26 @@ export async function runAppend(
   context: StoreContext,
   prepared: PreparedAppend,
 ): Promise<AppendResult> {
-  return resultOf(await writeAppend(db, context, prepared));
+  const [row] = await writeAppend<PositionsRow>(db, context, prepared);
+  return resultOfPositions(row!);
 }
 
 /**
- * The result of written rows.
+ * The result of a {@linkcode PositionsRow}.
+ *
+ * @param row The row of a statement that wrote events.
+ * @returns The new stream version and the global positions.
+ */
+export function resultOfPositions(row: PositionsRow): AppendResult {
+  const first = row.first!;
+  return {
+    streamVersion: row.version!,
+    globalSeqs: row.seqs ?? Array.from({ length: row.count }, (_, i) => first + i),
+  };
+}
+
+/**
+ * The result of written envelope rows.
  *
  * @param rows The rows, in stream order.
  * @returns The new stream version and global positions.

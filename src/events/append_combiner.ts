@@ -18,11 +18,12 @@ import { setImmediate } from "node:timers";
 import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { Expected } from "./expected.ts";
+import type { PositionsRow } from "./append_sql.ts";
 import {
   type AppendResult,
   executeAppend,
   type PreparedAppend,
-  resultOf,
+  resultOfPositions,
   runAppend,
 } from "./append.ts";
 
@@ -34,8 +35,6 @@ interface Waiting {
   resolve(result: AppendResult): void;
   reject(error: unknown): void;
 }
-
-type Row = { global_seq: number; stream_seq: number };
 
 /**
  * Whether an append may be combined with others.
@@ -105,9 +104,9 @@ class AppendCombiner {
 
   async #runGroup(group: Waiting[]): Promise<void> {
     if (group.length === 1) return this.#runOne(group[0]!);
-    let rows: Row[];
+    let combined: AppendResult;
     try {
-      rows = await this.#runCombined(group.map((w) => w.prepared));
+      combined = await this.#runCombined(group.map((w) => w.prepared));
     } catch (error) {
       const shared = error instanceof RillflowError &&
         (error.code === "STREAM_ARCHIVED" || error.code === "CONNECTION_ERROR");
@@ -115,9 +114,12 @@ class AppendCombiner {
       else for (const waiting of group) await this.#runOne(waiting);
       return;
     }
+    // The group's events are contiguous in the stream, each caller's in order.
+    const total = combined.globalSeqs.length;
     let offset = 0;
     for (const waiting of group) {
-      waiting.resolve(resultOf(rows.slice(offset, offset += waiting.prepared.count)));
+      const globalSeqs = combined.globalSeqs.slice(offset, offset += waiting.prepared.count);
+      waiting.resolve({ streamVersion: combined.streamVersion - (total - offset), globalSeqs });
     }
   }
 
@@ -129,13 +131,13 @@ class AppendCombiner {
     }
   }
 
-  #runCombined(appends: PreparedAppend[]): Promise<Row[]> {
+  async #runCombined(appends: PreparedAppend[]): Promise<AppendResult> {
     const perEvent = <T>(pick: (p: PreparedAppend, i: number) => T) =>
       appends.flatMap((p) => p.types.map((_, i) => pick(p, i)));
     const first = appends[0]!;
     const count = appends.reduce((sum, p) => sum + p.count, 0);
     const stand: PreparedAppend = { ...first, expected: Expected.any, count };
-    return executeAppend<Row>(
+    const [row] = await executeAppend<PositionsRow>(
       this.#context.executor,
       this.#context,
       { check: "any", events: "mixed", keyed: false, envelopes: false },
@@ -155,6 +157,7 @@ class AppendCombiner {
       },
       stand,
     );
+    return resultOfPositions(row!);
   }
 }
 
