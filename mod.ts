@@ -34,10 +34,16 @@ export {
 } from "./src/schema/schema_config.ts";
 export type { Events } from "./src/events/events.ts";
 export type { AppendOptions, AppendResult } from "./src/events/append.ts";
-export type { ReadAllOptions } from "./src/events/events.ts";
+export type { AppendBuilder } from "./src/events/builder.ts";
+export type {
+  IterateAllOptions,
+  IterateStreamOptions,
+  ReadAllOptions,
+  ReadStreamOptions,
+} from "./src/events/reads.ts";
 export type { BlockingBackend, Watermark } from "./src/events/watermark.ts";
 export { Expected, type ExpectedVersion } from "./src/events/expected.ts";
-export { event, type NewEvent } from "./src/events/new_event.ts";
+export { event, type EventOptions, type NewEvent } from "./src/events/new_event.ts";
 export type { EventEnvelope } from "./src/events/envelope.ts";
 export {
   type AsyncUpcaster,
@@ -62,6 +68,10 @@ export {
   type SnapshotterSummary,
   type SnapshotterTick,
 } from "./src/events/snapshotter.ts";
+export type { StreamInfo, Streams } from "./src/events/streams.ts";
+export { eventsChannel } from "./src/events/notify.ts";
+export { EventSchemas, type EventSchemaViolation } from "./src/events/event_schemas.ts";
+export type { JsonSchema, JsonTypeName } from "./src/events/json_schema.ts";
 export type { SchemaManager } from "./src/schema/schema_manager.ts";
 export type { DriftItem, DriftReport, MigrationRef } from "./src/schema/schema_manager.ts";
 export type { CatalogDifference } from "./src/schema/catalog.ts";

@@ -5,7 +5,7 @@
  * server), BENCH_SCALE (default 1), BENCH_FILTER (substring of workload names).
  */
 import { runBench } from "./harness.ts";
-import { foundationWorkloads } from "./foundation.ts";
+import { eventWorkloads } from "./events.ts";
 import { documentWorkloads } from "./documents.ts";
 import { aggregateWorkloads } from "./aggregates.ts";
 import { projectionWorkloads } from "./projections.ts";
@@ -13,7 +13,7 @@ import { subscriptionWorkloads } from "./subscriptions.ts";
 
 if (import.meta.main) {
   await runBench([
-    ...foundationWorkloads,
+    ...eventWorkloads,
     ...documentWorkloads,
     ...aggregateWorkloads,
     ...projectionWorkloads,

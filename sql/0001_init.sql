@@ -291,7 +291,9 @@ $$;
 select rillflow_create_collection('docs', 'english');
 
 -- Event streams. A stream's row holds its current version; the version check
--- of an append happens in the statement that bumps it (invariant 3).
+-- of an append happens in the statement that bumps it (invariant 3). Version 0:
+-- a stream named by an alias but without events yet. The fill factor leaves
+-- room on each page so version bumps are HOT updates (no index writes).
 create table streams (
   stream_id uuid primary key,
   version integer not null check (version >= 0),
@@ -299,7 +301,7 @@ create table streams (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   archived_at timestamptz
-);
+) with (fillfactor = 80);
 create index streams_category on streams (category) where category is not null;
 
 -- Global positions. cache 1 keeps last_value exact for the no-skip reader
@@ -326,16 +328,18 @@ create index events_type_global_seq on events (type, global_seq);
 alter sequence events_global_seq owned by events.global_seq;
 
 -- Idempotency keys are unique for all time (invariant 4), so they live apart
--- from events, which may be archived.
+-- from events, which may be archived. Each records the append's result and a
+-- hash of its request, so a conflicting retry can be told apart from a reuse.
 create table idempotency_keys (
   key text primary key,
   stream_id uuid not null,
   stream_version integer not null,
   global_seqs bigint[] not null,
+  request_hash text not null,
   created_at timestamptz not null default now()
 );
 
--- Human names for streams.
+-- Human names for streams (store.streams.resolve).
 create table stream_aliases (
   alias text primary key,
   stream_id uuid not null unique,

@@ -7,6 +7,8 @@
 import type { Executor } from "./db/executor.ts";
 import type { EventEnvelope } from "./events/envelope.ts";
 import type { UpcasterRegistry } from "./events/upcast_registry.ts";
+import type { EventSchemas } from "./events/event_schemas.ts";
+import type { Projection } from "./projections/projection.ts";
 import { qualify } from "./db/identifiers.ts";
 
 /** Resolved store-wide settings that parts read. */
@@ -31,6 +33,10 @@ export interface StoreSettings {
    * types renamed into the wanted ones (`storedTypesFor`).
    */
   readonly upcasters?: UpcasterRegistry;
+  /** Projections run inside every append's transaction, by name. */
+  readonly inlineProjections: ReadonlyMap<string, Projection>;
+  /** JSON Schemas that appended event data must satisfy, when configured. */
+  readonly eventSchemas?: EventSchemas;
 }
 
 /** The shared context of one store (or one tenant view of it). */

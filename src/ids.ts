@@ -18,3 +18,13 @@ export function assertUuid(value: unknown, what: string): asserts value is strin
     throw new TypeError(`Invalid ${what} ${JSON.stringify(value)}: expected a UUID string`);
   }
 }
+
+/**
+ * Tells whether a value is a UUID string.
+ *
+ * @param value The candidate.
+ * @returns `true` for a UUID string (any case).
+ */
+export function isUuid(value: unknown): value is string {
+  return typeof value === "string" && UUID_PATTERN.test(value);
+}

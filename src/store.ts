@@ -24,6 +24,10 @@ let routedContextOf: (store: Store) => StoreContext;
 import { ProjectionDaemon } from "./projections/daemon.ts";
 import type { ProjectionDaemonOptions } from "./projections/daemon_options.ts";
 import { Subscriptions } from "./subscriptions/subscriptions.ts";
+import { Streams } from "./events/streams.ts";
+import { EventSchemas } from "./events/event_schemas.ts";
+import { flushEventNotifications } from "./events/notify.ts";
+import { assertProjection, type Projection } from "./projections/projection.ts";
 
 /** Options of {@linkcode Store.connect}. */
 export interface StoreOptions {
@@ -63,6 +67,17 @@ export interface StoreOptions {
     /** Serialise appends per stream with advisory locks by default. */
     advisoryLocks?: boolean;
   };
+  /** Projections run by the store itself. */
+  projections?: {
+    /**
+     * Inline projections by name: they run inside the transaction of every
+     * append of an event type they handle, and a failing one fails the append
+     * (nothing is written).
+     */
+    inline?: Record<string, Projection>;
+  };
+  /** JSON Schemas that appended event data must satisfy (per type and version). */
+  eventSchemas?: EventSchemas;
 }
 
 function validateOptions(options: StoreOptions): void {
@@ -92,8 +107,21 @@ function validateOptions(options: StoreOptions): void {
   }
 }
 
+/**
+ * Resolves the store-wide settings of a set of options.
+ *
+ * @throws {TypeError} For malformed inline projections or schemas.
+ */
 function settingsFor(options: StoreOptions, executor: Executor, schema: string): StoreSettings {
   const upcasters = options.upcasters;
+  const inline = new Map<string, Projection>();
+  for (const [name, projection] of Object.entries(options.projections?.inline ?? {})) {
+    assertProjection(name, projection);
+    inline.set(name, projection);
+  }
+  if (options.eventSchemas !== undefined && !(options.eventSchemas instanceof EventSchemas)) {
+    throw new TypeError("eventSchemas must be an EventSchemas registry");
+  }
   return {
     sessionHeaders: { ...options.session?.headers },
     causationId: options.session?.causationId,
@@ -103,6 +131,8 @@ function settingsFor(options: StoreOptions, executor: Executor, schema: string):
       ? upcastHook(upcasters, executor, schema)
       : (envelopes) => Promise.resolve(envelopes),
     upcasters,
+    inlineProjections: inline,
+    eventSchemas: options.eventSchemas,
   };
 }
 
@@ -139,6 +169,7 @@ export class Store {
   /** Tenant provisioning and lifecycle (schema-per-tenant). */
   readonly tenants: Tenants;
   readonly #subscriptions: Subscriptions;
+  readonly #streams: Streams;
 
   /**
    * Internal: use {@linkcode Store.connect}.
@@ -160,6 +191,7 @@ export class Store {
     this.tenants = tenants ?? new Tenants(context.executor);
     this.#events = new Events(context);
     this.#subscriptions = new Subscriptions(context);
+    this.#streams = new Streams(context);
   }
 
   /**
@@ -194,6 +226,11 @@ export class Store {
    */
   get subscriptions(): Subscriptions {
     return this.#routed().#subscriptions;
+  }
+
+  /** Stream aliases and metadata (routed to the current tenant under schema-per-tenant). */
+  get streams(): Streams {
+    return this.#routed().#streams;
   }
 
   /**
@@ -312,7 +349,9 @@ export class Store {
 
   /** Closes the store's connections. */
   async close(): Promise<void> {
-    if (this.#owner) await this.#context.executor.close();
+    if (!this.#owner) return;
+    await flushEventNotifications(this.#context.executor);
+    await this.#context.executor.close();
   }
 
   /** Closes the store at the end of an `await using` block. */

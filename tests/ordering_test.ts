@@ -2,7 +2,12 @@ import { assert, assertEquals } from "./_assert.ts";
 import { testBoth, testServer } from "./_backends.ts";
 import { event, Expected, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { prepareAppend, runAppend } from "../src/events/append.ts";
+import {
+  prepareAppend,
+  type PreparedAppend,
+  runAppend,
+  writeAppend,
+} from "../src/events/append.ts";
 import { freshSchema } from "./_backends.ts";
 
 /** Appends inside a transaction that stays open until `release` resolves. */
@@ -126,3 +131,85 @@ testBoth("readAll returns events in global order, filtered and paged", async (st
   assertEquals(page.map((e) => e.data), [{ n: 2 }]);
   assertEquals((await store.events.watermark()).position, all[2]!.globalSeq);
 });
+
+testServer(
+  "every append statement variant keeps the watermark below its positions until commit",
+  async (url) => {
+    const schema = freshSchema();
+    const store = await Store.connect(url, { schema, autoMigrate: true });
+    const context = contextOf(store);
+    const existing = crypto.randomUUID();
+    await store.events.append(existing, Expected.noStream, [event("Seed", {})]);
+    let version = 1;
+    const variants: Array<[string, () => PreparedAppend, boolean?]> = [
+      [
+        "any, one event",
+        () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
+      ],
+      ["any, several events", () =>
+        prepareAppend(context, crypto.randomUUID(), Expected.any, [
+          event("V", {}),
+          event("V", {}),
+        ])],
+      ["per-event metadata", () =>
+        prepareAppend(context, crypto.randomUUID(), Expected.any, [
+          event("V", {}, { metadata: { m: 1 } }),
+          event("V", {}),
+        ])],
+      [
+        "noStream",
+        () => prepareAppend(context, crypto.randomUUID(), Expected.noStream, [event("V", {})]),
+      ],
+      [
+        "exact",
+        () => prepareAppend(context, existing, Expected.exact(version++), [event("V", {})]),
+      ],
+      [
+        "streamExists",
+        () => (version++,
+          prepareAppend(context, existing, Expected.streamExists, [event("V", {})])),
+      ],
+      [
+        "idempotency key",
+        () =>
+          prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})], {
+            idempotencyKey: crypto.randomUUID(),
+          }),
+      ],
+      [
+        "envelopes returned",
+        () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
+        true,
+      ],
+    ];
+    try {
+      for (const [name, prepare, envelopes] of variants) {
+        const gate = Promise.withResolvers<void>();
+        const appended = Promise.withResolvers<number>();
+        const committed = context.executor.transaction(async (tx) => {
+          const [row] = await writeAppend(tx, context, prepare(), envelopes ?? false);
+          appended.resolve("first" in row! ? row.first! : row!.global_seq);
+          await gate.promise;
+        });
+        committed.catch(appended.reject);
+        const position = await appended.promise;
+        const later = await store.events.append(crypto.randomUUID(), Expected.any, [
+          event("Later", {}),
+        ]);
+        const held = await store.events.watermark();
+        assert(held.position < position, `${name}: watermark ${held.position} < ${position}`);
+        assert(
+          !(await store.events.readAll({ after: held.position })).some((e) =>
+            e.globalSeq >= position
+          ),
+        );
+        gate.resolve();
+        await committed;
+        assertEquals((await store.events.watermark()).position, later.globalSeqs[0], name);
+      }
+    } finally {
+      await context.executor.query(`drop schema "${schema}" cascade`);
+      await store.close();
+    }
+  },
+);

@@ -14,6 +14,7 @@ import { registerUpcasterCommands } from "./commands/upcasters.ts";
 import { registerSnapshotCommands } from "./commands/snapshots.ts";
 import { registerProjectionCommands } from "./commands/projections.ts";
 import { registerSubscriptionCommands } from "./commands/subscriptions.ts";
+import { registerStreamsCommands } from "./commands/streams.ts";
 
 const defaultIo: CliIo = {
   out: (text) => void Deno.stdout.writeSync(new TextEncoder().encode(text)),
@@ -42,6 +43,7 @@ function buildProgram(cli: CliContext): Command {
   registerSnapshotCommands(program, cli);
   registerProjectionCommands(program, cli);
   registerSubscriptionCommands(program, cli);
+  registerStreamsCommands(program, cli);
   for (const command of allCommands(program)) {
     command.exitOverride().configureOutput({
       writeOut: (s) => cli.io.out(s),

@@ -1,16 +1,32 @@
 /**
- * The append statement: version check, stream bump, watermark lock and event
- * insert in ONE statement, runnable on the pool or inside a transaction.
+ * The append statement: version check, stream bump, the invariant-1
+ * watermark lock and the event insert in ONE statement, runnable on the pool
+ * or inside a transaction.
  *
  * @module
  */
 import type { Queryable } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
+import { isUniqueViolation } from "../db/_pg_errors.ts";
 import { assertUuid } from "../ids.ts";
-import { assertExpected, describeExpected, type ExpectedVersion } from "./expected.ts";
-import { type NewEvent, serializeEventData } from "./new_event.ts";
-import { appendLockSql, lockNamespace } from "./watermark.ts";
+import { assertExpected, type ExpectedVersion } from "./expected.ts";
+import {
+  assertEventVersion,
+  type NewEvent,
+  serializeEventData,
+  serializeMetadata,
+} from "./new_event.ts";
+import {
+  type AppendShape,
+  appendStatement,
+  type AppendValues,
+  type PositionsRow,
+  type StreamCheck,
+} from "./append_sql.ts";
+import { type EventRow } from "./envelope.ts";
+import { diagnoseEmptyAppend, idempotencyConflict, requestHash } from "./append_errors.ts";
+import { validateEventData } from "./event_schemas.ts";
 
 /** Options of an append. */
 export interface AppendOptions {
@@ -20,6 +36,17 @@ export interface AppendOptions {
   causationId?: string;
   /** The id correlating these events with a wider conversation. */
   correlationId?: string;
+  /**
+   * A key unique for all time in the store: a later append with the same key
+   * writes nothing and raises `IDEMPOTENCY_CONFLICT` (whose `details` carry the
+   * original result and whether the request was identical).
+   */
+  idempotencyKey?: string;
+  /**
+   * The stream's category (e.g. `"orders"`), recorded when the stream has none
+   * yet; naming a different category than the stream's raises `INVALID_INPUT`.
+   */
+  category?: string;
 }
 
 /** What an append wrote. */
@@ -34,8 +61,39 @@ export interface AppendResult {
 export interface PreparedAppend {
   readonly streamId: string;
   readonly expected: ExpectedVersion;
-  readonly params: unknown[];
   readonly count: number;
+  readonly types: readonly string[];
+  readonly datas: readonly string[];
+  readonly versions: readonly number[];
+  /** Merged headers JSON: shared by all events, or one per event when events carry metadata. */
+  readonly headers: string | readonly string[];
+  readonly causationId: string | null;
+  readonly correlationId: string | null;
+  readonly category: string | null;
+  readonly idempotencyKey: string | null;
+}
+
+const MAX_KEY_LENGTH = 512;
+
+function optionalString(value: unknown, what: string, maxLength = 1024): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string" || value.length === 0 || value.length > maxLength) {
+    throw new TypeError(`${what} must be a non-empty string of at most ${maxLength} characters`);
+  }
+  return value;
+}
+
+function mergedHeaders(
+  context: StoreContext,
+  options: AppendOptions,
+  events: readonly NewEvent[],
+): string | string[] {
+  if (options.headers !== undefined) serializeMetadata("Append headers", options.headers);
+  const base = { ...context.settings.sessionHeaders, ...options.headers };
+  if (!events.some((e) => e.metadata !== undefined)) return JSON.stringify(base);
+  return events.map((e) =>
+    e.metadata === undefined ? JSON.stringify(base) : JSON.stringify({ ...base, ...e.metadata })
+  );
 }
 
 /**
@@ -45,9 +103,10 @@ export interface PreparedAppend {
  * @param streamId The stream.
  * @param expected The expected version.
  * @param events The events.
- * @param options Headers and ids.
- * @returns The statement parameters.
- * @throws {TypeError} For a malformed id, expectation, event list or data.
+ * @param options Headers, ids, idempotency key and category.
+ * @returns The validated append.
+ * @throws {TypeError} For a malformed id, expectation, event list, data or option.
+ * @throws {RillflowError} `INVALID_INPUT` when data violates a registered JSON Schema.
  */
 export function prepareAppend(
   context: StoreContext,
@@ -61,6 +120,9 @@ export function prepareAppend(
   if (!Array.isArray(events) || events.length === 0) {
     throw new TypeError("An append needs at least one event");
   }
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("Append options must be an object");
+  }
   const types = events.map((e) => {
     if (typeof e?.type !== "string" || e.type.length === 0) {
       throw new TypeError("Every event needs a non-empty type: build events with event()");
@@ -71,59 +133,147 @@ export function prepareAppend(
   const versions = events.map((e) =>
     e.version ?? context.settings.upcasters?.currentVersion(e.type) ?? 1
   );
-  const headers = JSON.stringify({ ...context.settings.sessionHeaders, ...options.headers });
-  const insertable = expected.kind === "any" || expected.kind === "noStream" ||
-    (expected.kind === "exact" && expected.version === 0);
+  versions.forEach((version, i) => assertEventVersion(types[i]!, version));
+  for (const e of events) {
+    if (e.metadata !== undefined) serializeMetadata(`Event "${e.type}" metadata`, e.metadata);
+  }
+  validateEventData(context, types, versions, datas);
   return {
     streamId,
     expected,
     count: events.length,
-    params: [
-      streamId,
-      events.length,
-      insertable,
-      expected.kind === "exact" ? expected.version : null,
-      expected.kind === "any",
-      types,
-      datas,
-      versions,
-      headers,
-      options.causationId ?? context.settings.causationId ?? null,
-      options.correlationId ?? context.settings.correlationId ?? null,
-      lockNamespace(context.schema),
-    ],
+    types,
+    datas,
+    versions,
+    headers: mergedHeaders(context, options, events),
+    causationId: optionalString(options.causationId, "causationId") ??
+      context.settings.causationId ?? null,
+    correlationId: optionalString(options.correlationId, "correlationId") ??
+      context.settings.correlationId ?? null,
+    category: optionalString(options.category, "category", 200),
+    idempotencyKey: optionalString(options.idempotencyKey, "idempotencyKey", MAX_KEY_LENGTH),
+  };
+}
+
+function checkOf(expected: ExpectedVersion): StreamCheck {
+  switch (expected.kind) {
+    case "any":
+      return "any";
+    case "noStream":
+      return "create";
+    case "streamExists":
+      return "exists";
+    case "exact":
+      return expected.version === 0 ? "create" : "exact";
+  }
+}
+
+/**
+ * The statement shape of a prepared append.
+ *
+ * @param prepared The append.
+ * @param envelopes Whether to return envelope rows.
+ * @returns The shape.
+ */
+export function shapeOf(prepared: PreparedAppend, envelopes: boolean): AppendShape {
+  return {
+    check: checkOf(prepared.expected),
+    events: prepared.count === 1 ? "one" : typeof prepared.headers === "string" ? "many" : "mixed",
+    keyed: prepared.idempotencyKey !== null,
+    envelopes,
+  };
+}
+
+function valuesOf(
+  _context: StoreContext,
+  prepared: PreparedAppend,
+  shape: AppendShape,
+  hash: string | null,
+): AppendValues {
+  const one = shape.events === "one";
+  const perEvent = <T>(value: T) =>
+    shape.events === "mixed" ? prepared.types.map(() => value) : value;
+  return {
+    stream: prepared.streamId,
+    count: prepared.count,
+    types: one ? prepared.types[0] : prepared.types,
+    datas: one ? prepared.datas[0] : prepared.datas,
+    versions: one ? prepared.versions[0] : prepared.versions,
+    headers: one && typeof prepared.headers !== "string" ? prepared.headers[0] : prepared.headers,
+    causation: perEvent(prepared.causationId),
+    correlation: perEvent(prepared.correlationId),
+    category: prepared.category,
+    expected: prepared.expected.kind === "exact" ? prepared.expected.version : null,
+    key: prepared.idempotencyKey,
+    hash,
   };
 }
 
 /**
- * The append statement. `$3` says whether the stream may be created, `$4` the
- * exact version required, `$5` whether any version goes. The lock gate in both
- * stream CTEs runs before the main insert draws positions from the sequence.
+ * Runs an append statement and turns "no rows" and a repeated key into typed errors.
+ *
+ * @param db Where to run.
+ * @param context The store context.
+ * @param shape The statement shape.
+ * @param values Its values.
+ * @param prepared The append (or, for a combined append, one standing for the group).
+ * @returns The written rows, in order.
+ * @throws {RillflowError} `CONCURRENCY_CONFLICT`, `STREAM_ARCHIVED`, `IDEMPOTENCY_CONFLICT`,
+ *   `INVALID_INPUT` (a category other than the stream's).
  */
-function appendSql(context: StoreContext): string {
-  const { table } = context;
-  const lock = appendLockSql(context, "$12");
-  return `with bumped as (
-      update ${table("streams")} set version = version + $2, updated_at = now()
-       where stream_id = $1 and not $3::boolean and ($4::int is null or version = $4::int)
-         and archived_at is null and ${lock}
-      returning version
-    ), created as (
-      insert into ${table("streams")} as s (stream_id, version)
-      select $1, $2 where $3::boolean and ${lock}
-      on conflict (stream_id) do update set version = s.version + $2, updated_at = now()
-       where $5::boolean and s.archived_at is null
-      returning version
-    ), stream as (select version from bumped union all select version from created)
-    insert into ${table("events")}
-      (stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version)
-    select $1, stream.version - $2 + e.ord, e.type, e.data::jsonb, $9::jsonb, $10, $11, e.version
-      from stream, unnest($6::text[], $7::text[], $8::int[]) with ordinality as e(type, data, version, ord)
-     order by e.ord
-    returning global_seq, stream_seq`;
+export async function executeAppend<R>(
+  db: Queryable,
+  context: StoreContext,
+  shape: AppendShape,
+  values: AppendValues,
+  prepared: PreparedAppend,
+): Promise<R[]> {
+  const statement = appendStatement(context, shape);
+  let rows: R[];
+  try {
+    rows = await db.query<R>(statement.text, statement.names.map((name) => values[name]));
+  } catch (error) {
+    if (
+      error instanceof RillflowError && shape.keyed &&
+      isUniqueViolation(error, "idempotency_keys_pkey")
+    ) {
+      throw await idempotencyConflict(db, context, prepared, values.hash!, error);
+    }
+    throw error;
+  }
+  const written = shape.envelopes ? rows.length : (rows[0] as PositionsRow | undefined)?.count ?? 0;
+  if (written === 0) throw await diagnoseEmptyAppend(db, context, prepared, values.hash);
+  return rows;
 }
 
-const statements = new WeakMap<StoreContext, string>();
+/**
+ * Runs a prepared append on `db` (the pool or a transaction) and returns what
+ * it wrote: one {@linkcode PositionsRow}, or with `envelopes` the envelope row
+ * of every written event, in order.
+ *
+ * @param db Where to run.
+ * @param context The store context.
+ * @param prepared From {@linkcode prepareAppend}.
+ * @param envelopes Return the envelope columns of every written event.
+ * @returns The rows.
+ * @throws {RillflowError} As {@linkcode executeAppend}.
+ */
+export async function writeAppend<R extends PositionsRow | EventRow>(
+  db: Queryable,
+  context: StoreContext,
+  prepared: PreparedAppend,
+  envelopes = false,
+): Promise<R[]> {
+  const shape = shapeOf(prepared, envelopes);
+  const hash = shape.keyed ? await requestHash(prepared) : null;
+  return await executeAppend<R>(
+    db,
+    context,
+    shape,
+    valuesOf(context, prepared, shape, hash),
+    prepared,
+  );
+}
 
 /**
  * Runs a prepared append on `db` (the pool or a transaction).
@@ -132,44 +282,41 @@ const statements = new WeakMap<StoreContext, string>();
  * @param context The store context.
  * @param prepared From {@linkcode prepareAppend}.
  * @returns The new stream version and global positions.
- * @throws {RillflowError} `CONCURRENCY_CONFLICT` with `details.expected` and `details.actual`.
+ * @throws {RillflowError} `CONCURRENCY_CONFLICT` with `details.expected` and `details.actual`;
+ *   `STREAM_ARCHIVED`; `IDEMPOTENCY_CONFLICT` naming the key.
  */
 export async function runAppend(
   db: Queryable,
   context: StoreContext,
   prepared: PreparedAppend,
 ): Promise<AppendResult> {
-  let text = statements.get(context);
-  if (!text) statements.set(context, text = appendSql(context));
-  const rows = await db.query<{ global_seq: number; stream_seq: number }>(text, prepared.params);
-  if (rows.length === 0) {
-    const [row] = await db.query<{ version: number; archived: boolean }>(
-      `select version, archived_at is not null as archived from ${context.table("streams")}
-        where stream_id = $1`,
-      [prepared.streamId],
-    );
-    if (row?.archived) {
-      throw new RillflowError(
-        "STREAM_ARCHIVED",
-        `Cannot append to stream "${prepared.streamId}": it is archived`,
-        { details: { streamId: prepared.streamId } },
-      );
-    }
-    const actual = row?.version ?? 0;
-    throw new RillflowError(
-      "CONCURRENCY_CONFLICT",
-      `Cannot append to stream "${prepared.streamId}": expected ${
-        describeExpected(prepared.expected)
-      } but found version ${actual}`,
-      {
-        details: {
-          streamId: prepared.streamId,
-          expected: describeExpected(prepared.expected),
-          actual,
-        },
-      },
-    );
-  }
+  const [row] = await writeAppend<PositionsRow>(db, context, prepared);
+  return resultOfPositions(row!);
+}
+
+/**
+ * The result of a {@linkcode PositionsRow}.
+ *
+ * @param row The row of a statement that wrote events.
+ * @returns The new stream version and the global positions.
+ */
+export function resultOfPositions(row: PositionsRow): AppendResult {
+  const first = row.first!;
+  return {
+    streamVersion: row.version!,
+    globalSeqs: row.seqs ?? Array.from({ length: row.count }, (_, i) => first + i),
+  };
+}
+
+/**
+ * The result of written envelope rows.
+ *
+ * @param rows The rows, in stream order.
+ * @returns The new stream version and global positions.
+ */
+export function resultOf(
+  rows: readonly Pick<EventRow, "global_seq" | "stream_seq">[],
+): AppendResult {
   return {
     streamVersion: rows[rows.length - 1]!.stream_seq,
     globalSeqs: rows.map((row) => row.global_seq),

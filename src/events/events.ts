@@ -8,33 +8,24 @@ import type { StoreContext } from "../_context.ts";
 import { assertUuid } from "../ids.ts";
 import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
-import { ENVELOPE_COLUMNS, type EventEnvelope, type EventRow, toEnvelope } from "./envelope.ts";
+import type { EventEnvelope } from "./envelope.ts";
 import { type AppendOptions, type AppendResult, prepareAppend, runAppend } from "./append.ts";
+import { appendCombined, isCombinable } from "./append_combiner.ts";
+import { appendInTransaction, inlineProjectionsFor } from "./append_tx.ts";
+import { AppendBuilder } from "./builder.ts";
+import { notifyAppended } from "./notify.ts";
+import {
+  iterateAllEvents,
+  type IterateAllOptions,
+  iterateStreamEvents,
+  type IterateStreamOptions,
+  readAllEvents,
+  type ReadAllOptions,
+  readStreamEvents,
+  type ReadStreamOptions,
+} from "./reads.ts";
 import { readWatermark, type Watermark } from "./watermark.ts";
 import { instrumentAppend } from "../observability/instrument.ts";
-
-/** Options of {@linkcode Events.readAll}. */
-export interface ReadAllOptions {
-  /** Read events after this global position (default 0: from the start). */
-  after?: number;
-  /** At most this many events (default 1000). */
-  limit?: number;
-  /** Only these event types. */
-  eventTypes?: string[];
-}
-
-function nonNegativeInteger(value: number | undefined, name: string, fallback: number): number {
-  const result = value ?? fallback;
-  if (!Number.isSafeInteger(result) || result < 0) {
-    throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
-  }
-  return result;
-}
-
-/** The stored types to select for `types`: renamed legacy types included. */
-function storedTypes(context: StoreContext, types: string[]): readonly string[] {
-  return context.settings.upcasters?.storedTypesFor(types) ?? types;
-}
 
 /**
  * The event store of a {@linkcode Store}, reached as `store.events`.
@@ -52,45 +43,86 @@ function storedTypes(context: StoreContext, types: string[]): readonly string[] 
  */
 export class Events {
   readonly #context: StoreContext;
+  readonly #advisoryLocks: boolean;
 
   /**
    * Created by the store; use `store.events`.
    *
    * @param context The store's context.
+   * @param options Whether appends take the stream's advisory lock (default: the store's
+   *   `session.advisoryLocks`).
    */
-  constructor(context: StoreContext) {
+  constructor(context: StoreContext, options: { advisoryLocks?: boolean } = {}) {
     this.#context = context;
+    this.#advisoryLocks = options.advisoryLocks ?? context.settings.advisoryLocks;
   }
 
   /**
    * Appends events to a stream if its version matches `expected`, in one statement
    * (version check, stream bump and insert together: two racing writers with the
-   * same expectation cannot both win).
+   * same expectation cannot both win). With inline projections for these event
+   * types, or advisory locks, the append runs in a transaction with them.
+   *
+   * SQL (`Expected.exact`, one event): `with stream as (update streams set version =
+   * version + 1 … where stream_id = $1 and version = $n and archived_at is null and
+   * <watermark lock> returning version) insert into events … select … from stream
+   * returning global_seq, stream_seq`.
    *
    * @param streamId The stream (a UUID).
    * @param expected What the stream's version must be.
    * @param events The events, at least one.
-   * @param options Headers, causation and correlation ids.
+   * @param options Headers, causation and correlation ids, idempotency key, category.
    * @returns The new stream version and the global positions written.
    * @throws {RillflowError} `CONCURRENCY_CONFLICT` with `details.expected` and `details.actual`;
-   *   `STREAM_ARCHIVED` when the stream is archived.
-   * @throws {TypeError} For a malformed stream id, expectation or event; nothing is written.
+   *   `IDEMPOTENCY_CONFLICT` naming the key; `STREAM_ARCHIVED`; `INVALID_INPUT` for data
+   *   violating a registered schema or a category other than the stream's.
+   * @throws {TypeError} For a malformed stream id, expectation, event or option; nothing is
+   *   written.
    */
-  append(
+  async append(
     streamId: string,
     expected: ExpectedVersion,
     events: readonly NewEvent[],
     options: AppendOptions = {},
   ): Promise<AppendResult> {
-    const prepared = prepareAppend(this.#context, streamId, expected, events, options);
-    return instrumentAppend(() => runAppend(this.#context.executor, this.#context, prepared));
+    const context = this.#context;
+    const prepared = prepareAppend(context, streamId, expected, events, options);
+    let result: AppendResult;
+    if (this.#advisoryLocks || inlineProjectionsFor(context, prepared.types).length > 0) {
+      result = await context.executor.transaction(
+        (tx) => appendInTransaction(tx, context, prepared, { advisoryLock: this.#advisoryLocks }),
+        { searchPath: context.schema },
+      );
+    } else if (isCombinable(prepared)) {
+      result = await instrumentAppend(() => appendCombined(context, prepared));
+    } else {
+      result = await instrumentAppend(() => runAppend(context.executor, context, prepared));
+    }
+    notifyAppended(context);
+    return result;
+  }
+
+  /**
+   * Starts a fluent, immutable append builder for a stream.
+   *
+   * @param streamId The stream (checked when the append is sent).
+   * @returns A builder; see {@linkcode AppendBuilder}.
+   */
+  builder(streamId: string): AppendBuilder {
+    return new AppendBuilder(
+      (id, expected, events, options) => this.append(id, expected, events, options),
+      streamId,
+    );
   }
 
   /**
    * The stream's current version.
    *
+   * SQL: `select version from streams where stream_id = $1`.
+   *
    * @param streamId The stream.
-   * @returns The version; 0 when the stream does not exist.
+   * @returns The version; 0 when the stream does not exist (or only has an alias).
+   * @throws {TypeError} For a malformed stream id.
    */
   async streamVersion(streamId: string): Promise<number> {
     assertUuid(streamId, "stream id");
@@ -102,19 +134,21 @@ export class Events {
   }
 
   /**
-   * Reads a stream's events in order.
+   * Reads a stream's events: the versions `fromVersion`…`toVersion` (default all),
+   * oldest first or, with `direction: "backward"`, newest first; `limit` keeps the
+   * first events in that direction.
+   *
+   * SQL: `select … from events where stream_id = $1 and stream_seq >= $2 and stream_seq <= $3
+   * order by stream_seq [desc] limit $4`.
    *
    * @param streamId The stream.
-   * @returns The envelopes, oldest first; empty when the stream does not exist.
+   * @param options Range, direction and limit.
+   * @returns The envelopes; empty when the stream does not exist.
+   * @throws {TypeError} For a malformed stream id or direction.
+   * @throws {RangeError} For a negative or non-integer bound or limit.
    */
-  async readStream(streamId: string): Promise<EventEnvelope[]> {
-    assertUuid(streamId, "stream id");
-    const rows = await this.#context.executor.query<EventRow>(
-      `select ${ENVELOPE_COLUMNS} from ${this.#context.table("events")}
-        where stream_id = $1 order by stream_seq`,
-      [streamId],
-    );
-    return this.#context.settings.upcast(rows.map(toEnvelope));
+  readStream(streamId: string, options: ReadStreamOptions = {}): Promise<EventEnvelope[]> {
+    return readStreamEvents(this.#context, streamId, options);
   }
 
   /**
@@ -125,30 +159,54 @@ export class Events {
    * SQL: the watermark query, then `select … from events where global_seq > $after
    * and global_seq <= $watermark [and type = any($types)] order by global_seq limit $limit`.
    *
-   * @param options Start position, limit and type filter.
+   * @param options Start position, limit (default 1000) and type filter.
    * @returns The envelopes, possibly fewer than `limit` while appends are in flight.
    * @throws {RangeError} For a negative or non-integer `after` or `limit`.
+   * @throws {TypeError} For an `eventTypes` that is not an array of strings.
    */
-  async readAll(options: ReadAllOptions = {}): Promise<EventEnvelope[]> {
-    const after = nonNegativeInteger(options.after, "after", 0);
-    const limit = nonNegativeInteger(options.limit, "limit", 1000);
-    const types = options.eventTypes;
-    if (
-      types !== undefined && (!Array.isArray(types) || types.some((t) => typeof t !== "string"))
-    ) {
-      throw new TypeError("eventTypes must be an array of strings");
-    }
-    const { executor } = this.#context;
-    const { position } = await readWatermark(executor, this.#context);
-    if (position <= after || limit === 0) return [];
-    const rows = await executor.query<EventRow>(
-      `select ${ENVELOPE_COLUMNS} from ${this.#context.table("events")}
-        where global_seq > $1 and global_seq <= $2 and ($3::text[] is null or type = any($3::text[]))
-        order by global_seq limit $4`,
-      [after, position, types ? storedTypes(this.#context, types) : null, limit],
-    );
-    const envelopes = await this.#context.settings.upcast(rows.map(toEnvelope));
-    return types ? envelopes.filter((e) => types.includes(e.type)) : envelopes;
+  readAll(options: ReadAllOptions = {}): Promise<EventEnvelope[]> {
+    return readAllEvents(this.#context, options);
+  }
+
+  /**
+   * Iterates over a stream in pages of `batchSize` events (default 500): memory
+   * stays bounded however long the stream.
+   *
+   * @example
+   * ```ts
+   * import { Store } from "@rillflow/rillflow";
+   *
+   * await using store = await Store.connect("pglite://memory");
+   * for await (const envelope of store.events.iterateStream(crypto.randomUUID())) {
+   *   console.log(envelope.streamSeq);
+   * }
+   * ```
+   *
+   * @param streamId The stream.
+   * @param options First version and page size.
+   * @returns An async iterable of envelopes, oldest first.
+   * @throws {TypeError} For a malformed stream id.
+   * @throws {RangeError} For a bad `fromVersion` or `batchSize`.
+   */
+  iterateStream(
+    streamId: string,
+    options: IterateStreamOptions = {},
+  ): AsyncIterable<EventEnvelope> {
+    return iterateStreamEvents(this.#context, streamId, options);
+  }
+
+  /**
+   * Iterates over all streams in global order through the watermark reader, in
+   * pages of `batchSize` events (default 500), until caught up with the
+   * watermark.
+   *
+   * @param options Start position, page size and type filter.
+   * @returns An async iterable of envelopes in ascending `globalSeq`.
+   * @throws {RangeError} For a bad `after` or `batchSize`.
+   * @throws {TypeError} For an `eventTypes` that is not an array of strings.
+   */
+  iterateAll(options: IterateAllOptions = {}): AsyncIterable<EventEnvelope> {
+    return iterateAllEvents(this.#context, options);
   }
 
   /**
@@ -158,6 +216,19 @@ export class Events {
    */
   watermark(): Promise<Watermark> {
     return readWatermark(this.#context.executor, this.#context);
+  }
+
+  /**
+   * A view of the event store whose appends first take a transaction-level
+   * advisory lock on their stream (`pg_advisory_xact_lock`), so concurrent
+   * writers of one stream wait for each other instead of racing in the append
+   * statement; the expected version is then checked against the latest
+   * committed version. The same as `session: { advisoryLocks: true }`.
+   *
+   * @returns The view (reads are unchanged).
+   */
+  withAdvisoryLocks(): Events {
+    return new Events(this.#context, { advisoryLocks: true });
   }
 }
 

@@ -36,17 +36,23 @@ export function lockNamespace(schema: string): number {
 }
 
 /**
- * SQL that takes the append lock; use as a gate before any `nextval` of the statement.
+ * SQL that takes the append lock; use as a gate before any `nextval` of the
+ * statement. It has no column references, so the planner runs it once, as a
+ * one-time filter, before the statement's rows are produced.
+ *
+ * `pg_sequence_last_value` reads the same `last_value` as selecting from the
+ * sequence (NULL until the first `nextval`, when every position is above 0)
+ * without a scan of the sequence relation; the namespace and the sequence are
+ * constants of the store, spliced as a number and a validated, quoted name.
  *
  * @param context The store context.
- * @param namespaceParam The placeholder holding {@linkcode lockNamespace} (e.g. `$12`).
  * @returns A boolean SQL expression that takes the lock and is always true.
  */
-export function appendLockSql(context: StoreContext, namespaceParam: string): string {
+export function appendLockSql(context: StoreContext): string {
+  const sequence = context.table("events_global_seq");
   // Compared with '' (void's text form) so the planner cannot fold the call away.
-  return `(select pg_advisory_xact_lock_shared(${namespaceParam}::bigint * ${SHIFT} +
-             case when is_called then last_value else last_value - 1 end)::text = ''
-             from ${context.table("events_global_seq")})`;
+  return `pg_advisory_xact_lock_shared(${lockNamespace(context.schema)}::bigint * ${SHIFT} +
+            coalesce(pg_sequence_last_value('${sequence}'::regclass), 0))::text = ''`;
 }
 
 /** A backend holding the watermark back. */
