@@ -129,3 +129,4 @@ export type {
   GroupStatus,
 } from "./src/subscriptions/groups.ts";
 export type { SubscriptionDeadLetter } from "./src/subscriptions/dead_letters.ts";
+export type { SessionAggregates } from "./src/events/session_appends.ts";

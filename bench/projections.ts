@@ -1,18 +1,15 @@
 /**
  * Projection daemon workloads: apply throughput beside a raw batch loop doing
- * the same inserts, append-to-applied latency with NOTIFY, and what the
- * NOTIFY trigger costs an append.
+ * the same inserts, and append-to-applied latency with NOTIFY.
  */
 import type postgres from "postgres";
 import { event, Expected, type Projection, type Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { storeOnSchema } from "../src/store.ts";
 import { type Measured, timed, type Workload } from "./harness.ts";
 
 const EVENTS = 20_000;
 const BATCH = 500;
 const LATENCY_SAMPLES = 200;
-const APPENDS = 1_000;
 
 const SEED_SQL = (events: string) =>
   `insert into ${events} (stream_id, stream_seq, type, data)
@@ -40,32 +37,6 @@ function latencyNote(samples: number[]): string {
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Appends/s of single-event appends with 8 concurrent writers. */
-async function concurrentAppendRate(store: Store, n: number): Promise<Measured> {
-  const one = [event("Ping", { k: 1 })];
-  let next = 0;
-  return await timed(n, async () => {
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next++ < n) await store.events.append(crypto.randomUUID(), Expected.any, one);
-    }));
-  });
-}
-
-async function sequentialAppendRate(store: Store, n: number): Promise<Measured> {
-  const one = [event("Ping", { k: 1 })];
-  return await timed(n, async () => {
-    for (let i = 0; i < n; i++) await store.events.append(crypto.randomUUID(), Expected.any, one);
-  });
-}
-
-/** Sequential and 8-writer append rates, for the store's schema as it is. */
-async function appendRates(store: Store, scale: number): Promise<Measured> {
-  const sequential = await sequentialAppendRate(store, APPENDS * scale);
-  const concurrent = await concurrentAppendRate(store, APPENDS * scale);
-  const rate = (m: Measured) => Math.round((m.ops / m.ms) * 1000).toLocaleString("en-US");
-  return { ...sequential, note: `8 writers: ${rate(concurrent)} appends/s` };
-}
 
 /**
  * Each floor call runs this many times and keeps its fastest run (the machine
@@ -176,7 +147,7 @@ export const projectionWorkloads: Workload[] = [
       return { ops: n, ms, note: latencyNote(samples) };
     },
     async floor({ raw, scale }) {
-      // The floor: LISTEN, insert an event (the trigger notifies), on notification read it
+      // The floor: LISTEN, insert an event and notify, on notification read it
       // and write the read model — the least a notified consumer can do.
       await raw`create table if not exists bench_rm (global_seq bigint primary key, k int)`;
       const schema = (await raw<{ s: string }[]>`select current_schema() as s`)[0]!.s;
@@ -200,6 +171,7 @@ export const projectionWorkloads: Workload[] = [
         const applied = new Promise<void>((resolve) => done = resolve);
         await raw`insert into events (stream_id, stream_seq, type, data)
                   values (${crypto.randomUUID()}, 1, 'Ping', jsonb_build_object('k', ${i}::int))`;
+        await raw`select pg_notify('rillflow_events', ${schema})`; // as appends do after commit
         await applied;
         samples.push(performance.now() - t0);
         await pause(5);
@@ -207,21 +179,6 @@ export const projectionWorkloads: Workload[] = [
       const ms = performance.now() - started;
       await listener.unlisten();
       return { ops: n, ms, note: latencyNote(samples) };
-    },
-  },
-  {
-    name: "append cost of the NOTIFY trigger (floor: same appends, trigger dropped)",
-    unit: "appends",
-    target: "report",
-    rillflow: ({ store, scale }) => appendRates(store, scale),
-    async floor({ store, raw, rawSchema, scale }) {
-      await raw`drop trigger if exists events_notify on events`;
-      try {
-        return await appendRates(storeOnSchema(store, rawSchema), scale);
-      } finally {
-        await raw`create trigger events_notify after insert on events
-                  for each statement execute function rillflow_notify_events()`;
-      }
     },
   },
 ];

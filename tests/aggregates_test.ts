@@ -73,7 +73,7 @@ testBoth("commitFor with a stale state conflicts and writes nothing", async (sto
     RillflowError,
   );
   assertEquals(error.code, "CONCURRENCY_CONFLICT");
-  assertEquals([error.details.expected, error.details.actual], ["0", 1]);
+  assertEquals([error.details.expected, error.details.actual], [0, 1]);
   assertEquals(await eventCount(store, id), 1);
 });
 

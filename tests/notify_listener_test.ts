@@ -1,9 +1,8 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { testBoth, testServer } from "./_backends.ts";
+import { testServer } from "./_backends.ts";
 import { waitFor } from "./_wait.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
-import { event, Expected, Store } from "../mod.ts";
-import { prepareAppend, runAppend } from "../src/events/append.ts";
+import { Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { EVENTS_CHANNEL, NotifyListener } from "../src/observability/notify_listener.ts";
 
@@ -74,43 +73,3 @@ testServer("a listener survives the database going away and coming back", async 
     await store.close();
   }
 });
-
-testBoth(
-  "appends notify rillflow_events with the schema, unless rillflow.notify is off",
-  async (store) => {
-    const context = contextOf(store);
-    const payloads: string[] = [];
-    const listener = await context.executor.listen(EVENTS_CHANNEL, (payload) => {
-      if (payload.startsWith(context.schema)) payloads.push(payload);
-    });
-    try {
-      await store.events.append(crypto.randomUUID(), Expected.any, [
-        event("A", {}),
-        event("B", {}),
-      ]);
-      await waitFor("one notification for a two-event append", () => payloads.length === 1);
-      await context.executor.transaction(async (tx) => {
-        await tx.query("select set_config('rillflow.notify', 'off', true)");
-        await runAppend(
-          tx,
-          context,
-          prepareAppend(context, crypto.randomUUID(), Expected.any, [event("Quiet", {})]),
-        );
-      });
-      await store.events.append(crypto.randomUUID(), Expected.any, [event("C", {})]);
-      // Notifications arrive in commit order: once the marker is in, everything before it is.
-      await context.executor.query("select pg_notify($1, $2)", [
-        EVENTS_CHANNEL,
-        `${context.schema}!`,
-      ]);
-      await waitFor("the marker", () => payloads.includes(`${context.schema}!`));
-      assertEquals(
-        payloads,
-        [context.schema, context.schema, `${context.schema}!`],
-        "the quiet append sent none",
-      );
-    } finally {
-      await listener.unlisten();
-    }
-  },
-);

@@ -10,6 +10,15 @@ import { assertUuid } from "../ids.ts";
 import { validateCollectionName } from "./collection_name.ts";
 import { type CollectionInfo, ensureCollection } from "./collection.ts";
 import { deleteDocument, documentJson, putDocument } from "./writes.ts";
+import type { ExpectedVersion } from "../events/expected.ts";
+import type { NewEvent } from "../events/new_event.ts";
+import type { AppendOptions } from "../events/append.ts";
+import type { AggregateRepository } from "../events/aggregate_repository.ts";
+import {
+  type SessionAggregates,
+  sessionAggregates,
+  stagedAppend,
+} from "../events/session_appends.ts";
 
 /** Options of `store.session(options)`. */
 export interface SessionOptions {
@@ -204,6 +213,59 @@ export class DocumentSession {
       execute: (tx) => deleteDocument(tx, info, id, expected),
       committed: () => void (entry.version = 0),
     });
+  }
+
+  /**
+   * Stages an append to a stream, written by `saveChanges()` in the same transaction as
+   * the session's documents (inline projections included). The event is checked now:
+   * bad input throws and stages nothing; the expected version is checked on save.
+   *
+   * @example Register a customer and record it in one transaction
+   * ```ts
+   * import { event, Expected, Store } from "@rillflow/rillflow";
+   *
+   * await using store = await Store.connect("pglite://memory");
+   * const id = crypto.randomUUID();
+   * const session = store.session();
+   * session.store("customers", id, { name: "Ada" });
+   * session.enqueueEvent(id, Expected.noStream, event("CustomerRegistered", { name: "Ada" }));
+   * await session.saveChanges();
+   * ```
+   *
+   * @param streamId The stream.
+   * @param expected What the stream's version must be when the session saves.
+   * @param event The event; the session's headers and ids apply.
+   * @throws {TypeError} For a malformed stream id, expectation or event.
+   */
+  enqueueEvent(streamId: string, expected: ExpectedVersion, event: NewEvent): void {
+    this.#stage(
+      null,
+      stagedAppend(this.#context, this.#appendDefaults(), streamId, expected, event),
+    );
+  }
+
+  /**
+   * Stages aggregate commits (and their snapshots) in this session's transaction.
+   *
+   * @param repository The aggregate's repository.
+   * @returns `commit` and `commitAndSnapshot`, staged until `saveChanges()`; a validator
+   *   rejection or a conflict then fails the whole save and writes nothing.
+   */
+  aggregates<S>(repository: AggregateRepository<S>): SessionAggregates<S> {
+    return sessionAggregates(
+      this.#context,
+      this.#appendDefaults(),
+      repository,
+      (operation) => this.#stage(null, operation),
+    );
+  }
+
+  #appendDefaults(): AppendOptions {
+    return {
+      headers: { ...this.headers },
+      causationId: this.causationId ?? undefined,
+      correlationId: this.correlationId ?? undefined,
+    };
   }
 
   /**

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { notifyAppended } from "./notify.ts";
 import { contextOf, type StoreContext } from "../_context.ts";
 import { routedContext, type Store } from "../store.ts";
 import { isRillflowError } from "../errors.ts";
@@ -216,11 +217,13 @@ export class AggregateRepository<S> {
     return this.#write(parts, write);
   }
 
-  #write(parts: AggregateParts<S>, write: AggregateWrite): Promise<AppendResult> {
+  async #write(parts: AggregateParts<S>, write: AggregateWrite): Promise<AppendResult> {
     const { executor } = parts.context;
-    return write.needsTransaction
-      ? executor.transaction((tx) => write.run(tx))
-      : write.run(executor);
+    const result = write.needsTransaction
+      ? await executor.transaction((tx) => write.run(tx))
+      : await write.run(executor);
+    notifyAppended(parts.context);
+    return result;
   }
 }
 

@@ -10,8 +10,8 @@
  */
 import type { Executor, Listener } from "../db/executor.ts";
 
-/** The channel the events trigger notifies; the payload is the schema name. */
-export const EVENTS_CHANNEL = "rillflow_events";
+/** The channel appends are announced on after they commit (the payload is the schema name). */
+export { eventsChannel as EVENTS_CHANNEL } from "../events/notify.ts";
 
 /**
  * A wake-up flag a single waiter sleeps on: `wake()` ends the current wait,

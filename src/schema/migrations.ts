@@ -6,8 +6,6 @@
  */
 import init from "../../sql/0001_init.sql" with { type: "text" };
 import initDown from "../../sql/0001_init.down.sql" with { type: "text" };
-import projectionNotify from "../../sql/0002_projection_notify.sql" with { type: "text" };
-import projectionNotifyDown from "../../sql/0002_projection_notify.down.sql" with { type: "text" };
 
 /** One versioned migration: forward and backward DDL, schema-unqualified. */
 export interface Migration {
@@ -24,7 +22,6 @@ export interface Migration {
 /** Every migration, in version order. Add new files here. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "init", up: init, down: initDown },
-  { version: 2, name: "projection_notify", up: projectionNotify, down: projectionNotifyDown },
 ];
 
 /**
