@@ -67,9 +67,16 @@ export class CliContext {
     return loadConfig(this.globals(command).config ?? "rillflow.config.ts");
   }
 
-  /** Like {@linkcode withStore}, on a schema-per-tenant store (for tenant commands). */
-  withTenants<T>(command: Command, work: (store: Store) => Promise<T>): Promise<T> {
-    return this.withStore(command, work, undefined, { strategy: "schema-per-tenant" });
+  /**
+   * Like {@linkcode withStore}, on a schema-per-tenant store that is not routed to a
+   * tenant (for tenant commands and `run-loop --all-tenants`).
+   */
+  withTenants<T>(
+    command: Command,
+    work: (store: Store) => Promise<T>,
+    config?: RillflowConfig,
+  ): Promise<T> {
+    return this.withStore(command, work, config, { strategy: "schema-per-tenant" });
   }
 
   /**
