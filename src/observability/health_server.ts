@@ -111,8 +111,9 @@ export function createHealthHandler(
       [...(options.tenantDaemons?.() ?? [])].map(async ([tenant, daemon]) => ({
         tenant,
         daemon: describeDaemon(daemon),
+        // One tenant failing (dropped meanwhile) leaves the others listed.
         projections: await withTimeout(daemon.list(), timeoutMs, "The projection status query")
-          .then((list) => list.map(describeProjection)),
+          .then((list) => list.map(describeProjection), () => []),
       })),
     );
 
