@@ -90,6 +90,7 @@ export type {
   RunUntilIdleResult,
 } from "./src/projections/daemon.ts";
 export type { ProjectionDaemonOptions } from "./src/projections/daemon_options.ts";
+export { runAllTenants, type RunAllTenantsOptions } from "./src/projections/tenant_runner.ts";
 export type { BackoffOptions } from "./src/projections/backoff.ts";
 export type { TickResult } from "./src/projections/tick.ts";
 export type { ProjectionStatus } from "./src/projections/admin.ts";

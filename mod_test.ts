@@ -26,6 +26,7 @@ Deno.test("mod.ts exports exactly the public runtime names", () => {
     "isRillflowError",
     "metricsRegistry",
     "multiStreamProjection",
+    "runAllTenants",
     "viewProjection",
   ]);
 });

@@ -91,7 +91,7 @@ testBoth("health, readiness and metrics answer in-process", async (store) => {
   const text = await metrics.text();
   assert(text.includes(`projection="orders \\"eu\\" \\\\ v2"`), "label values are escaped");
   const samples = parsePrometheusText(text);
-  const labels = { projection: name, schema };
+  const labels = { projection: name, schema, tenant: "" };
   assertEquals(
     sampleValue(samples, "rillflow_projection_events_processed_total", labels) - processedBefore,
     3,

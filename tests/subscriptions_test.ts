@@ -205,7 +205,7 @@ async function checkMetrics(store: Store, sub: Subscription): Promise<void> {
   const [a, b] = await take(sub, 2);
   await sub.ack(a!.globalSeq);
   const handler = healthHandler(store);
-  const labels = `schema="${contextOf(store).schema}",subscription="metered",group="mg"`;
+  const labels = `schema="${contextOf(store).schema}",tenant="",subscription="metered",group="mg"`;
   const value = (text: string, name: string) =>
     Number(
       text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels))?.split(" ")

@@ -30,6 +30,8 @@ export interface GlobalOptions {
   schema: string;
   json?: boolean;
   config?: string;
+  /** Route every command to this tenant's schema (schema-per-tenant). */
+  tenant?: string;
 }
 
 /** A usage error: bad flags or arguments (exit code 2). */
@@ -65,18 +67,39 @@ export class CliContext {
     return loadConfig(this.globals(command).config ?? "rillflow.config.ts");
   }
 
-  /** Like {@linkcode withStore}, on a schema-per-tenant store (for tenant commands). */
-  withTenants<T>(command: Command, work: (store: Store) => Promise<T>): Promise<T> {
-    return this.withStore(command, work, undefined, { strategy: "schema-per-tenant" });
+  /**
+   * Like {@linkcode withStore}, on a schema-per-tenant store that is not routed to a
+   * tenant (for tenant commands and `run-loop --all-tenants`).
+   */
+  withTenants<T>(
+    command: Command,
+    work: (store: Store) => Promise<T>,
+    config?: RillflowConfig,
+  ): Promise<T> {
+    return this.withStore(command, work, config, { strategy: "schema-per-tenant" });
   }
 
   /**
-   * Connects with the global options, runs `work` and closes the store.
+   * The global `--tenant`, read from the root command: a sub-command's own
+   * `--tenant` option (`health schema --tenant`) is parsed by the root too.
+   */
+  tenant(command: Command): string | undefined {
+    let root = command;
+    while (root.parent) root = root.parent;
+    return (root.opts() as GlobalOptions).tenant;
+  }
+
+  /**
+   * Connects with the global options, runs `work` and closes the store. With the global
+   * `--tenant T` (and no explicit `tenancy`), the store is schema-per-tenant and `work`
+   * gets `store.forTenant(T)`, so every command runs in the tenant's schema.
    *
    * @param command The running command.
    * @param work What to do with the store.
    * @param config A loaded config module, whose databaseUrl/schema apply when the flags are absent.
-   * @param tenancy The tenancy strategy to connect with.
+   * @param tenancy The tenancy strategy to connect with (tenant commands: no routing).
+   * @throws {UsageError} Without a database URL, or with both `--tenant` and `--schema`.
+   * @throws {RillflowError} `TENANT_NOT_FOUND` when `--tenant` names no provisioned tenant.
    */
   async withStore<T>(
     command: Command,
@@ -89,18 +112,37 @@ export class CliContext {
     const schema = schemaSource === "default" && config?.schema ? config.schema : options.schema;
     const url = options.databaseUrl ?? this.io.env("DATABASE_URL") ?? config?.databaseUrl;
     if (!url) throw new UsageError("No database: pass --database-url URL or set DATABASE_URL");
+    const tenant = tenancy === undefined ? this.tenant(command) : undefined;
+    if (tenant !== undefined && schemaSource !== "default") {
+      throw new UsageError(
+        "Pass either --tenant or --schema, not both: a tenant's schema is tenant_<name>",
+      );
+    }
     const store = await Store.connect(url, {
       schema,
       autoMigrate: false,
-      tenancy,
+      tenancy: tenant === undefined ? tenancy : { strategy: "schema-per-tenant" },
       upcasters: config?.upcasters,
     });
     try {
-      return await work(store);
+      return await work(tenant === undefined ? store : await tenantView(store, tenant));
     } finally {
       await store.close();
     }
   }
+}
+
+/** The tenant's view, checked up front so no command reports a missing tenant as pending migrations. */
+async function tenantView(store: Store, tenant: string): Promise<Store> {
+  const view = store.forTenant(tenant);
+  if (!(await store.tenants.exists(tenant))) {
+    throw new RillflowError(
+      "TENANT_NOT_FOUND",
+      `Tenant "${tenant}" does not exist: provision it with "rillflow tenants ensure ${tenant}"`,
+      { details: { tenant } },
+    );
+  }
+  return view;
 }
 
 /**

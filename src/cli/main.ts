@@ -31,6 +31,7 @@ function buildProgram(cli: CliContext): Command {
     .option("--schema <name>", "schema holding Rillflow's tables", "public")
     .option("--json", "print machine-readable JSON")
     .option("--config <path>", "config module with projections, upcasters, …", "rillflow.config.ts")
+    .option("--tenant <name>", "run the command in this tenant's schema (schema-per-tenant)")
     .showSuggestionAfterError()
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()

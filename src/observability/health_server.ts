@@ -20,6 +20,11 @@ import { metricsRegistry, setConnectionGauges } from "./metrics.ts";
 export interface HealthHandlerOptions {
   /** The daemon whose projections to report (all projections of the schema are listed). */
   daemon?: ProjectionDaemon;
+  /**
+   * The running daemons by tenant (the all-tenants runner): `/` then lists each tenant's
+   * projections under `tenants`, and `/metrics` refreshes every tenant's gauges.
+   */
+  tenantDaemons?: () => ReadonlyMap<string, ProjectionDaemon>;
   /** How long the database may take to answer before it counts as unreachable (default 2 000 ms). */
   readyTimeoutMs?: number;
 }
@@ -56,6 +61,22 @@ const text = (body: string, status = 200) =>
     headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
   });
 
+const describeProjection = (p: ProjectionStatus) => ({
+  name: p.name,
+  state: p.state,
+  checkpoint: p.checkpoint,
+  head: p.head,
+  lag: p.lag,
+  deadLetters: p.deadLetters,
+  leaseOwner: p.leaseOwner,
+  lastError: p.lastError,
+});
+
+const describeDaemon = (daemon: ProjectionDaemon) => ({
+  node: daemon.node,
+  notify: daemon.notifyState,
+});
+
 /**
  * Builds the handler for a store context (the daemon uses its own context).
  *
@@ -85,28 +106,32 @@ export function createHealthHandler(
     options.daemon
       ? withTimeout(options.daemon.list(), timeoutMs, "The projection status query")
       : Promise.resolve([]);
+  const tenantProjections = () =>
+    Promise.all(
+      [...(options.tenantDaemons?.() ?? [])].map(async ([tenant, daemon]) => ({
+        tenant,
+        daemon: describeDaemon(daemon),
+        // One tenant failing (dropped meanwhile) leaves the others listed.
+        projections: await withTimeout(daemon.list(), timeoutMs, "The projection status query")
+          .then((list) => list.map(describeProjection), () => []),
+      })),
+    );
 
   const health = async () => {
     const database = await ping();
     const list = database.ok ? await projections().catch(() => []) : [];
-    const degraded = list.some((p) => p.state === "backoff" || p.deadLetters > 0);
+    const tenants = database.ok && options.tenantDaemons
+      ? await tenantProjections().catch(() => [])
+      : [];
+    const degraded = [...list.map(describeProjection), ...tenants.flatMap((t) => t.projections)]
+      .some((p) => p.state === "backoff" || p.deadLetters > 0);
     const status = !database.ok ? "unavailable" : degraded ? "degraded" : "ok";
     return json({
       status,
       database: { url: context.executor.description, schema: context.schema, ...database },
-      projections: list.map((p) => ({
-        name: p.name,
-        state: p.state,
-        checkpoint: p.checkpoint,
-        head: p.head,
-        lag: p.lag,
-        deadLetters: p.deadLetters,
-        leaseOwner: p.leaseOwner,
-        lastError: p.lastError,
-      })),
-      ...(options.daemon
-        ? { daemon: { node: options.daemon.node, notify: options.daemon.notifyState } }
-        : {}),
+      projections: list.map(describeProjection),
+      ...(options.daemon ? { daemon: describeDaemon(options.daemon) } : {}),
+      ...(options.tenantDaemons ? { tenants } : {}),
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
     }, database.ok ? 200 : 503);
   };
@@ -114,6 +139,7 @@ export function createHealthHandler(
   const metrics = async () => {
     // Refresh the gauges that live in the database; serve what we have when it is away.
     await projections().catch(() => {});
+    await tenantProjections().catch(() => {});
     await withTimeout(
       context.executor.query<{ state: string; n: number }>(
         `select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity

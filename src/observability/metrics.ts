@@ -57,7 +57,29 @@ const SECONDS_BUCKETS = [
   10,
 ];
 
-const projectionLabels = ["schema", "projection"] as const;
+const projectionLabels = ["schema", "tenant", "projection"] as const;
+
+/**
+ * Where a series comes from: the store's schema and its tenant (a store
+ * context fits). Under the single strategy the tenant label is empty.
+ */
+export interface MetricScope {
+  /** The schema holding the tables. */
+  readonly schema: string;
+  /** The tenant (schema-per-tenant), or null. */
+  readonly tenant: string | null;
+}
+
+/**
+ * The labels of a projection's series.
+ *
+ * @param scope The schema and tenant.
+ * @param projection The projection.
+ * @returns The labels.
+ */
+function projectionSeries(scope: MetricScope, projection: string) {
+  return { schema: scope.schema, tenant: scope.tenant ?? "", projection };
+}
 
 const projectionEvents = new Counter({
   name: "rillflow_projection_events_processed_total",
@@ -221,16 +243,16 @@ export interface ProjectionBatchRecord {
 /**
  * Records a projection batch.
  *
- * @param schema The store's schema.
+ * @param scope The store's schema and tenant.
  * @param projection The projection.
  * @param batch What it did.
  */
 export function recordProjectionBatch(
-  schema: string,
+  scope: MetricScope,
   projection: string,
   batch: ProjectionBatchRecord,
 ): void {
-  const labels = { schema, projection };
+  const labels = projectionSeries(scope, projection);
   projectionEvents.inc(labels, batch.applied);
   if (batch.deadLettered > 0) projectionDeadLettered.inc(labels, batch.deadLettered);
   if (batch.failures > 0) projectionFailures.inc(labels, batch.failures);
@@ -241,16 +263,16 @@ export function recordProjectionBatch(
 /**
  * Sets a projection's position gauges.
  *
- * @param schema The store's schema.
+ * @param scope The store's schema and tenant.
  * @param projection The projection.
  * @param position Its checkpoint, the head it can read and (when known) its dead-letter count.
  */
 export function setProjectionPosition(
-  schema: string,
+  scope: MetricScope,
   projection: string,
   position: { checkpoint: number; head: number; deadLetters?: number },
 ): void {
-  const labels = { schema, projection };
+  const labels = projectionSeries(scope, projection);
   projectionCheckpoint.set(labels, position.checkpoint);
   projectionLag.set(labels, Math.max(0, position.head - position.checkpoint));
   if (position.deadLetters !== undefined) projectionDeadLetters.set(labels, position.deadLetters);

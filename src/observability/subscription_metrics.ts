@@ -2,7 +2,8 @@
  * Subscription metrics, in Rillflow's one registry ({@linkcode metricsRegistry},
  * served at `/metrics` by the health server): deliveries, acks, nacks and dead
  * letters as counters; in-flight events, checkpoint and lag as gauges; all
- * labelled by schema, subscription and group.
+ * labelled by schema, tenant (empty under the single strategy), subscription
+ * and group.
  *
  * @module
  */
@@ -10,7 +11,7 @@ import { Counter, Gauge } from "prom-client";
 import { promRegistry } from "./metrics.ts";
 
 const registers = [promRegistry];
-const labelNames = ["schema", "subscription", "group"] as const;
+const labelNames = ["schema", "tenant", "subscription", "group"] as const;
 
 const delivered = new Counter({
   name: "rillflow_subscription_events_delivered_total",
@@ -59,6 +60,8 @@ const checkpoint = new Gauge({
 export interface SubscriptionLabels {
   /** The store's schema. */
   readonly schema: string;
+  /** The tenant (schema-per-tenant), or `""` under the single strategy. */
+  readonly tenant: string;
   /** The subscription. */
   readonly subscription: string;
   /** The consumer group. */

@@ -119,7 +119,7 @@ export async function readStatuses(
       lastErrorAt: date(row.last_error_at),
       deadLetters: row.dead_letters,
     };
-    setProjectionPosition(context.schema, row.name, status);
+    setProjectionPosition(context, row.name, status);
     return status;
   });
 }

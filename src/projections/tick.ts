@@ -253,7 +253,7 @@ async function leaseAndRead(
   const { eventTypes } = registration.projection;
   const batch = await readBatch(context, checkpoint, options.batchSize, eventTypes);
   if (batch.items.length === 0 && batch.end === checkpoint) {
-    setProjectionPosition(context.schema, registration.name, { checkpoint, head: batch.head });
+    setProjectionPosition(context, registration.name, { checkpoint, head: batch.head });
     return { status: "idle", count: 0, deadLettered: 0, checkpoint, head: batch.head };
   }
   return { lease, row, batch };
@@ -267,14 +267,14 @@ function report(
   outcome: Outcome,
   started: number,
 ): TickResult {
-  const { schema } = runtime.context;
-  recordProjectionBatch(schema, registration.name, {
+  const { context } = runtime;
+  recordProjectionBatch(context, registration.name, {
     applied: outcome.applied,
     deadLettered: outcome.deadLettered,
     failures: outcome.failures,
     seconds: (performance.now() - started) / 1000,
   });
-  setProjectionPosition(schema, registration.name, {
+  setProjectionPosition(context, registration.name, {
     checkpoint: outcome.checkpoint,
     head: batch.head,
   });

@@ -128,7 +128,12 @@ export class SubscriptionMember implements Subscription {
       partitionCount,
       options.leaseTtlMs,
     );
-    this.#labels = { schema: context.schema, subscription: name, group: options.group };
+    this.#labels = {
+      schema: context.schema,
+      tenant: context.tenant ?? "",
+      subscription: name,
+      group: options.group,
+    };
     this.#window = new ScanWindow(options.batchSize);
     this.#settle = new Settlement(
       context,

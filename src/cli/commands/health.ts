@@ -26,7 +26,9 @@ export function registerHealthCommands(program: Command, cli: CliContext): void 
     .description("compare applied migrations and the catalog with this version's (exit 1 on drift)")
     .option("--tenant <name>", "check one tenant's schema")
     .option("--all-tenants", "check every tenant's schema")
-    .action(async (options: { tenant?: string; allTenants?: boolean }, command: Command) => {
+    .action(async (flags: { allTenants?: boolean }, command: Command) => {
+      // The root parses --tenant wherever it stands, so the global option carries this one too.
+      const options = { ...flags, tenant: cli.tenant(command) };
       if (options.tenant && options.allTenants) {
         throw new UsageError("Pass either --tenant or --all-tenants, not both");
       }

@@ -7,12 +7,8 @@
  */
 import type { Command } from "commander";
 import { type CliContext, UsageError } from "../context.ts";
-import { RillflowError } from "../../errors.ts";
-import type { RillflowConfig } from "../../config.ts";
-import type { Store } from "../../store.ts";
-import type { ProjectionDaemon } from "../../projections/daemon.ts";
-import type { ProjectionDaemonOptions } from "../../projections/daemon_options.ts";
-import { parseBind } from "../../observability/health_server.ts";
+import { integerFlag, type RunFlags, withDaemon, withRunFlags } from "./_projection_daemon.ts";
+import { registerRunLoop } from "./_projection_run_loop.ts";
 import { startProgress } from "../progress.ts";
 import {
   formatDeadLetters,
@@ -20,117 +16,6 @@ import {
   formatStatus,
   formatStatusTable,
 } from "./_projection_text.ts";
-
-/** Daemon flags shared by the commands that run handlers. */
-interface RunFlags {
-  batchSize?: string;
-  leaseTtlMs?: string;
-  pollIntervalMs?: string;
-  node?: string;
-  migrate?: boolean;
-}
-
-function integerFlag(value: string | undefined, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`${flag} must be an integer of at least ${min}, got "${value}"`);
-  }
-  return n;
-}
-
-function daemonFlags(flags: RunFlags): ProjectionDaemonOptions {
-  const options: ProjectionDaemonOptions = {};
-  const batchSize = integerFlag(flags.batchSize, "--batch-size", 1);
-  const leaseTtlMs = integerFlag(flags.leaseTtlMs, "--lease-ttl-ms", 1);
-  const pollIntervalMs = integerFlag(flags.pollIntervalMs, "--poll-interval-ms", 1);
-  if (batchSize !== undefined) options.batchSize = batchSize;
-  if (leaseTtlMs !== undefined) options.leaseTtlMs = leaseTtlMs;
-  if (pollIntervalMs !== undefined) options.pollIntervalMs = pollIntervalMs;
-  if (flags.node !== undefined) options.node = flags.node;
-  return options;
-}
-
-function withRunFlags(command: Command): Command {
-  return command
-    .option("--batch-size <n>", "events per batch (default: config, else 500)")
-    .option("--lease-ttl-ms <ms>", "lease duration (default: config, else 30000)")
-    .option("--poll-interval-ms <ms>", "idle polling interval (default: config, else 1000)")
-    .option("--node <name>", "this worker's name in leases (default: host:pid:random)")
-    .option("--migrate", "apply pending migrations first");
-}
-
-/** Loads the config module; optional for commands that do not run handlers. */
-async function loadProjectionConfig(
-  cli: CliContext,
-  command: Command,
-  needsHandlers: boolean,
-): Promise<RillflowConfig | undefined> {
-  const explicit = command.getOptionValueSourceWithGlobals("config") !== "default";
-  let config: RillflowConfig;
-  try {
-    config = await cli.config(command);
-  } catch (error) {
-    const missing = error instanceof TypeError && error.message.startsWith("No config module");
-    if (missing && !needsHandlers && !explicit) return undefined;
-    if (needsHandlers && error instanceof Error) {
-      throw new UsageError(
-        `"projections ${command.name()}" runs projection handlers, which come from the config ` +
-          `module. ${error.message}`,
-      );
-    }
-    throw error;
-  }
-  if (needsHandlers && Object.keys(config.projections ?? {}).length === 0) {
-    const path = cli.globals(command).config ?? "rillflow.config.ts";
-    throw new UsageError(
-      `Config module ${path} declares no projections: add projections: { name: projection } ` +
-        `to its defineConfig({ … })`,
-    );
-  }
-  return config;
-}
-
-/** Connects, builds a daemon with the config's projections and runs `work`. */
-async function withDaemon<T>(
-  cli: CliContext,
-  command: Command,
-  needsHandlers: boolean,
-  work: (daemon: ProjectionDaemon, store: Store) => Promise<T>,
-  flags: RunFlags = {},
-): Promise<T> {
-  const config = await loadProjectionConfig(cli, command, needsHandlers);
-  return await cli.withStore(command, async (store) => {
-    if (flags.migrate) await store.schema.sync();
-    const pending = await store.schema.plan();
-    if (pending.length > 0) {
-      throw new RillflowError(
-        "INVALID_INPUT",
-        `Schema "${store.schema.schemaName}" has ${pending.length} pending migration(s): run ` +
-          `"rillflow schema-sync" first (the run commands also take --migrate)`,
-      );
-    }
-    const daemon = store.projections({
-      onError: (error, where) =>
-        cli.io.err(
-          `${where.projection ? `projection "${where.projection}": ` : ""}${where.during} failed: ${
-            error instanceof Error ? error.message : String(error)
-          }\n`,
-        ),
-      ...config?.daemon,
-      ...daemonFlags(flags),
-    });
-    for (const [name, projection] of Object.entries(config?.projections ?? {})) {
-      daemon.register(name, projection);
-    }
-    try {
-      return await work(daemon, store);
-    } finally {
-      // A one-shot command must not keep other workers waiting for its leases to expire.
-      await daemon.releaseLeases().catch(() => {});
-    }
-  }, config);
-}
 
 function idFlag(value: string | undefined): number {
   if (value === undefined) throw new UsageError("--id <id> is required");
@@ -304,42 +189,5 @@ export function registerProjectionCommands(program: Command, cli: CliContext): v
       };
       cli.print(command, metrics, () => formatMetrics(metrics));
     });
-
-  withRunFlags(
-    group.command("run-loop").description("run every projection until SIGINT/SIGTERM")
-      .option("--use-notify <bool>", "LISTEN for appends (true|false)", "true")
-      .option("--health-bind <host:port>", "serve /, /health/live, /health/ready, /metrics"),
-  ).action(
-    async (flags: RunFlags & { useNotify: string; healthBind?: string }, command: Command) => {
-      if (flags.useNotify !== "true" && flags.useNotify !== "false") {
-        throw new UsageError(`--use-notify must be true or false, got "${flags.useNotify}"`);
-      }
-      const bind = flags.healthBind === undefined ? undefined : parseBind(flags.healthBind);
-      await withDaemon(cli, command, true, async (daemon) => {
-        const controller = new AbortController();
-        const stop = () => controller.abort();
-        const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-        for (const signal of signals) Deno.addSignalListener(signal, stop);
-        cli.io.err(
-          `Running ${daemon.names.length} projection(s) as "${daemon.node}"; stop with Ctrl-C.\n`,
-        );
-        try {
-          await daemon.run({
-            signal: controller.signal,
-            useNotify: flags.useNotify === "true",
-            health: bind && {
-              ...bind,
-              onListen: ({ hostname, port }) =>
-                cli.io.err(
-                  `Health and metrics on http://${hostname}:${port}/ (/health/live, /health/ready, /metrics)\n`,
-                ),
-            },
-          });
-        } finally {
-          for (const signal of signals) Deno.removeSignalListener(signal, stop);
-        }
-        cli.io.err("Stopped.\n");
-      }, flags);
-    },
-  );
+  registerRunLoop(group, cli);
 }

@@ -84,11 +84,12 @@ export function registerSchemaCommands(program: Command, cli: CliContext): void 
     )
     .requiredOption("--output <dir>", "directory to write")
     .action(async (options: { output: string }, command: Command) => {
-      const { schema } = cli.globals(command);
-      const manifest = await cli.withStore(
-        command,
-        (store) => archiveSchema(contextOf(store).executor, schema, schema, options.output),
-      );
+      let schema = "";
+      const manifest = await cli.withStore(command, (store) => {
+        // Under --tenant the view's schema is the tenant's.
+        schema = store.schema.schemaName;
+        return archiveSchema(contextOf(store).executor, schema, schema, options.output);
+      });
       cli.print(command, manifest, () =>
         [
           `Archived schema "${schema}" to ${options.output}:`,

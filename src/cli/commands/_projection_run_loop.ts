@@ -1,0 +1,123 @@
+/**
+ * `rillflow projections run-loop`: run the config module's projections until
+ * SIGINT/SIGTERM, in one schema (or one tenant with `--tenant`) or, with
+ * `--all-tenants`, for every tenant of a schema-per-tenant database.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { type CliContext, UsageError } from "../context.ts";
+import { type HealthServeOptions, parseBind } from "../../observability/health_server.ts";
+import { runAllTenants } from "../../projections/tenant_runner.ts";
+import {
+  daemonOptions,
+  integerFlag,
+  loadProjectionConfig,
+  registerProjections,
+  type RunFlags,
+  withDaemon,
+  withRunFlags,
+} from "./_projection_daemon.ts";
+
+interface RunLoopFlags extends RunFlags {
+  useNotify: string;
+  healthBind?: string;
+  allTenants?: boolean;
+  discoverIntervalMs: string;
+}
+
+/** Runs `work` with a signal that aborts on SIGINT or SIGTERM. */
+async function untilSignal(work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  try {
+    await work(controller.signal);
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  }
+}
+
+function healthOptions(cli: CliContext, flags: RunLoopFlags): HealthServeOptions | undefined {
+  if (flags.healthBind === undefined) return undefined;
+  return {
+    ...parseBind(flags.healthBind),
+    onListen: ({ hostname, port }) =>
+      cli.io.err(
+        `Health and metrics on http://${hostname}:${port}/ (/health/live, /health/ready, /metrics)\n`,
+      ),
+  };
+}
+
+async function runOneSchema(cli: CliContext, command: Command, flags: RunLoopFlags) {
+  const health = healthOptions(cli, flags);
+  await withDaemon(cli, command, true, async (daemon) => {
+    cli.io.err(
+      `Running ${daemon.names.length} projection(s) as "${daemon.node}"; stop with Ctrl-C.\n`,
+    );
+    await untilSignal((signal) =>
+      daemon.run({ signal, useNotify: flags.useNotify === "true", health })
+    );
+    cli.io.err("Stopped.\n");
+  }, flags);
+}
+
+async function runEveryTenant(cli: CliContext, command: Command, flags: RunLoopFlags) {
+  if (cli.tenant(command) !== undefined) {
+    throw new UsageError("Pass either --tenant or --all-tenants, not both");
+  }
+  const discoverIntervalMs = integerFlag(flags.discoverIntervalMs, "--discover-interval-ms", 1)!;
+  const health = healthOptions(cli, flags);
+  const config = await loadProjectionConfig(cli, command, true);
+  await cli.withTenants(command, async (store) => {
+    cli.io.err(
+      `Running ${
+        Object.keys(config?.projections ?? {}).length
+      } projection(s) for every tenant (new tenants every ${discoverIntervalMs} ms); stop with Ctrl-C.\n`,
+    );
+    await untilSignal((signal) =>
+      runAllTenants(store, (daemon) => registerProjections(daemon, config), {
+        signal,
+        useNotify: flags.useNotify === "true",
+        discoverIntervalMs,
+        migrate: flags.migrate,
+        daemon: daemonOptions(cli, config, flags),
+        health,
+        onTenantStart: (tenant, daemon) =>
+          cli.io.err(`Tenant "${tenant}": running as "${daemon.node}".\n`),
+        onTenantStop: (tenant) => cli.io.err(`Tenant "${tenant}": stopped.\n`),
+      })
+    );
+    cli.io.err("Stopped.\n");
+  }, config);
+}
+
+/**
+ * Registers `projections run-loop`.
+ *
+ * @param group The `projections` command.
+ * @param cli The shared CLI context.
+ */
+export function registerRunLoop(group: Command, cli: CliContext): void {
+  withRunFlags(
+    group.command("run-loop").description("run every projection until SIGINT/SIGTERM")
+      .option("--use-notify <bool>", "LISTEN for appends (true|false)", "true")
+      .option("--health-bind <host:port>", "serve /, /health/live, /health/ready, /metrics")
+      .option(
+        "--all-tenants",
+        "run the projections of every tenant (schema-per-tenant), picking up new tenants",
+      )
+      .option(
+        "--discover-interval-ms <ms>",
+        "with --all-tenants: how often to look for new or dropped tenants",
+        "5000",
+      ),
+  ).action(async (flags: RunLoopFlags, command: Command) => {
+    if (flags.useNotify !== "true" && flags.useNotify !== "false") {
+      throw new UsageError(`--use-notify must be true or false, got "${flags.useNotify}"`);
+    }
+    if (flags.allTenants) await runEveryTenant(cli, command, flags);
+    else await runOneSchema(cli, command, flags);
+  });
+}
