@@ -31,6 +31,7 @@ testBoth("a session saves documents and events in one transaction", async (store
   assertEquals(events.map((e) => e.type), ["CustomerRegistered", "CustomerVerified"]);
   assertEquals(events[0]!.headers.source, "test");
   assertEquals(events[0]!.correlationId, "corr-1");
+  assertEquals(events[0]!.tenantId, null);
 });
 
 testBoth(

@@ -23,6 +23,8 @@ testTenancy(
       event("B2", {}),
     ]);
     assertEquals((await store.forTenant(a).events.readStream(id)).map((e) => e.type), ["A"]);
+    assertEquals((await store.forTenant(a).events.readStream(id)).map((e) => e.tenantId), [a]);
+    assertEquals((await store.forTenant(b).events.readAll()).map((e) => e.tenantId), [b, b]);
     assertEquals((await store.forTenant(b).events.readAll()).map((e) => e.type), ["B1", "B2"]);
     assertEquals((await store.forTenant(a).events.readAll()).map((e) => e.type), ["A"]);
   },

@@ -96,21 +96,21 @@ function streamCte(context: StoreContext, shape: AppendShape): string {
       returning version`;
 }
 
-function eventRows(shape: AppendShape): string {
+function eventRows(shape: AppendShape, tenant: string): string {
   switch (shape.events) {
     case "one":
       return `select {stream}, stream.version, {types}::text, {datas}::text::jsonb, {versions}::int,
-                     {headers}::text::jsonb, {causation}::text, {correlation}::text
+                     {headers}::text::jsonb, {causation}::text, {correlation}::text, ${tenant}
                 from stream`;
     case "many":
       return `select {stream}, stream.version - {count} + e.ord, e.type, e.data::jsonb, e.version,
-                     {headers}::text::jsonb, {causation}::text, {correlation}::text
+                     {headers}::text::jsonb, {causation}::text, {correlation}::text, ${tenant}
                 from stream, unnest({types}::text[], {datas}::text[], {versions}::int[])
                      with ordinality as e(type, data, version, ord)
                order by e.ord`;
     case "mixed":
       return `select {stream}, stream.version - {count} + e.ord, e.type, e.data::jsonb, e.version,
-                     e.headers::jsonb, e.causation, e.correlation
+                     e.headers::jsonb, e.causation, e.correlation, ${tenant}
                 from stream, unnest({types}::text[], {datas}::text[], {versions}::int[],
                                     {headers}::text[], {causation}::text[], {correlation}::text[])
                      with ordinality as e(type, data, version, headers, causation, correlation, ord)
@@ -161,10 +161,13 @@ const POSITIONS = `select min(global_seq) as first, max(global_seq) as last,
  * @returns The SQL text and the order of its named values.
  */
 export function buildAppendSql(context: StoreContext, shape: AppendShape): AppendStatement {
+  // The tenant is a validated name (lowercase letters, digits, `_`): safe as a literal.
+  const tenant = context.tenant === null ? "null::text" : `'${context.tenant}'::text`;
   const insert = (returning: string) =>
     `insert into ${context.table("events")}
-      (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id)
-    ${eventRows(shape)}
+      (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
+       tenant_id)
+    ${eventRows(shape, tenant)}
     returning ${returning}`;
   const stream = `with stream as (${streamCte(context, shape)})`;
   if (!shape.keyed && !shape.envelopes && shape.events === "one") {
