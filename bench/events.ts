@@ -2,11 +2,14 @@
  * Event store workloads beside the raw postgres.js floor: one plain INSERT
  * per append (or one multi-row INSERT per batch), one plain SELECT per read.
  *
- * Both sides run interleaved, in alternating chunks, inside one measurement:
- * on a shared machine the load changes from second to second, and measuring
- * one side after the other compares two different machines. The harness asks
- * for the floor, then Rillflow, then the floor again; all three calls return
- * the figures of that one interleaved run.
+ * Both sides run interleaved, in 30 alternating pairs of chunks, inside one
+ * measurement: on a shared machine the load changes from second to second,
+ * and measuring one side after the other compares two different machines.
+ * The ratio is the MEDIAN of the 30 paired chunk ratios (a burst of other
+ * work spoils a pair or two, not the result); the floor's rate is its total
+ * rate and Rillflow's is that times the median ratio. The harness asks for
+ * the floor, then Rillflow, then the floor again; all three calls return the
+ * figures of that one interleaved run.
  */
 import type postgres from "postgres";
 import { event, Expected, type NewEvent, type Store } from "../mod.ts";
@@ -32,28 +35,49 @@ interface Pair {
 
 const runs = new WeakMap<BenchContext, Promise<{ ours: Measured; floor: Measured }>>();
 
+const PAIRS = 30;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 async function interleaved(pair: Pair, ctx: BenchContext) {
   const { ours, floor } = await pair.prepare(ctx);
   const total = pair.ops * ctx.scale;
-  const chunk = Math.max(8, Math.floor(total / 20));
-  const ms = { ours: 0, floor: 0 };
-  let done = 0;
-  let warm = false;
-  for (let round = 0; done < total; round++) {
+  const chunk = Math.max(1, Math.ceil(total / PAIRS));
+  await ours(-1);
+  await floor(-1);
+  const timeChunk = async (op: Op, from: number, size: number) => {
+    const started = performance.now();
+    await concurrently(pair.concurrency ?? 1, size, (i) => op(from + i));
+    return performance.now() - started;
+  };
+  const ratios: number[] = [];
+  let floorMs = 0;
+  for (let done = 0, round = 0; done < total; done += chunk, round++) {
     const size = Math.min(chunk, total - done);
-    const sides = round % 2 ? (["floor", "ours"] as const) : (["ours", "floor"] as const);
-    for (const side of sides) {
-      const op = side === "ours" ? ours : floor;
-      if (!warm) await op(-1);
-      const started = performance.now();
-      await concurrently(pair.concurrency ?? 1, size, (i) => op(done + i));
-      ms[side] += performance.now() - started;
-    }
-    warm = true;
-    done += size;
+    // Alternate which side goes first so neither always follows the other.
+    const oursFirst = round % 2 === 0;
+    const a = await timeChunk(oursFirst ? ours : floor, done, size);
+    const b = await timeChunk(oursFirst ? floor : ours, done, size);
+    const [oursMs, chunkFloorMs] = oursFirst ? [a, b] : [b, a];
+    ratios.push(chunkFloorMs / oursMs);
+    floorMs += chunkFloorMs;
   }
   const ops = total * (pair.perOp ?? 1);
-  return { ours: { ops, ms: ms.ours }, floor: { ops, ms: ms.floor } };
+  const ratio = median(ratios);
+  const sorted = [...ratios].sort((x, y) => x - y);
+  const quartile = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const note = `median of ${ratios.length} paired chunks, quartiles ${quartile(0.25).toFixed(2)}–${
+    quartile(0.75).toFixed(2)
+  }×`;
+  return {
+    ours: { ops, ms: floorMs / ratio, note },
+    floor: { ops, ms: floorMs },
+  };
 }
 
 function workload(pair: Pair): Workload {

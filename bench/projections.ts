@@ -3,7 +3,7 @@
  * the same inserts, and append-to-applied latency with NOTIFY.
  */
 import type postgres from "postgres";
-import { event, Expected, type Projection, type Store } from "../mod.ts";
+import { event, Expected, type Projection } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { type Measured, timed, type Workload } from "./harness.ts";
 

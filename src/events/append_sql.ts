@@ -85,7 +85,7 @@ function streamCte(context: StoreContext, shape: AppendShape): string {
       on conflict (stream_id) do update
         set ${bump}, updated_at = now(), category = coalesce(s.category, excluded.category)
         where ${onlyEmpty}s.archived_at is null and ${sameCategory("s", "excluded.category")}
-      returning version`;
+      returning ${returned(shape)}`;
   }
   const version = shape.check === "exact" ? "s.version = {expected}::int" : "s.version > 0";
   return `update ${streams} as s
@@ -93,7 +93,16 @@ function streamCte(context: StoreContext, shape: AppendShape): string {
              category = coalesce(s.category, {category}::text)
        where s.stream_id = {stream} and ${version} and s.archived_at is null
          and ${sameCategory("s", "{category}::text")} and ${gate}
-      returning version`;
+      returning ${returned(shape)}`;
+}
+
+/**
+ * What the stream CTE returns: the new version and, for batches, the shared
+ * headers parsed once (a parameter cast in the event rows would be parsed
+ * again for every row under a generic plan).
+ */
+function returned(shape: AppendShape): string {
+  return shape.events === "many" ? "version, {headers}::text::jsonb as headers" : "version";
 }
 
 function eventRows(shape: AppendShape, tenant: string): string {
@@ -104,7 +113,7 @@ function eventRows(shape: AppendShape, tenant: string): string {
                 from stream`;
     case "many":
       return `select {stream}, stream.version - {count} + e.ord, e.type, e.data::jsonb, e.version,
-                     {headers}::text::jsonb, {causation}::text, {correlation}::text, ${tenant}
+                     stream.headers, {causation}::text, {correlation}::text, ${tenant}
                 from stream, unnest({types}::text[], {datas}::text[], {versions}::int[])
                      with ordinality as e(type, data, version, ord)
                order by e.ord`;

@@ -37,6 +37,16 @@ export const ENVELOPE_COLUMNS =
   "global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, " +
   "event_version, tenant_id, user_id, created_at";
 
+/**
+ * The columns of the events table aliased to the envelope's field names: the
+ * rows a query returns with them ARE envelopes (both drivers return plain
+ * objects keyed by column name), with no per-row copy on large reads.
+ */
+export const ENVELOPE_SELECT = 'global_seq as "globalSeq", stream_id as "streamId", ' +
+  'stream_seq as "streamSeq", type, data, headers, causation_id as "causationId", ' +
+  'correlation_id as "correlationId", event_version as "eventVersion", ' +
+  'tenant_id as "tenantId", user_id as "userId", created_at as "createdAt"';
+
 /** A row of the events table. */
 export interface EventRow {
   global_seq: number;

@@ -6,7 +6,7 @@
  */
 import type { StoreContext } from "../_context.ts";
 import { assertUuid } from "../ids.ts";
-import { ENVELOPE_COLUMNS, type EventEnvelope, type EventRow, toEnvelope } from "./envelope.ts";
+import { ENVELOPE_SELECT, type EventEnvelope } from "./envelope.ts";
 import { readWatermark } from "./watermark.ts";
 
 /** Options of `events.readStream`. */
@@ -106,13 +106,13 @@ export async function readStreamEvents(
     );
   }
   if (limit === 0 || from > to) return [];
-  const rows = await context.executor.query<EventRow>(
-    `select ${ENVELOPE_COLUMNS} from ${context.table("events")}
+  const envelopes = await context.executor.query<EventEnvelope>(
+    `select ${ENVELOPE_SELECT} from ${context.table("events")}
       where stream_id = $1 and stream_seq >= $2 and stream_seq <= $3
       order by stream_seq ${direction === "forward" ? "asc" : "desc"} limit $4`,
     [streamId, from, to, limit],
   );
-  return context.settings.upcast(rows.map(toEnvelope));
+  return context.settings.upcast(envelopes);
 }
 
 /**
@@ -153,17 +153,17 @@ async function readAllPage(
   const { position } = await readWatermark(executor, context);
   if (position <= after || limit === 0) return { envelopes: [], rows: 0, last: after };
   const stored = types ? context.settings.upcasters?.storedTypesFor([...types]) ?? types : null;
-  const rows = await executor.query<EventRow>(
-    `select ${ENVELOPE_COLUMNS} from ${context.table("events")}
+  const rows = await executor.query<EventEnvelope>(
+    `select ${ENVELOPE_SELECT} from ${context.table("events")}
       where global_seq > $1 and global_seq <= $2 and ($3::text[] is null or type = any($3::text[]))
       order by global_seq limit $4`,
     [after, position, stored, limit],
   );
-  const upcast = await context.settings.upcast(rows.map(toEnvelope));
+  const upcast = await context.settings.upcast(rows);
   return {
     envelopes: types ? upcast.filter((e) => types.includes(e.type)) : upcast,
     rows: rows.length,
-    last: rows.length > 0 ? rows[rows.length - 1]!.global_seq : after,
+    last: rows.length > 0 ? rows[rows.length - 1]!.globalSeq : after,
   };
 }
 
