@@ -1,7 +1,6 @@
 /**
  * Appends that commit out of order, for no-skip tests (invariant 1): an
  * append held open, and writers whose transactions stay open a random while.
- * (tests/ordering_test.ts and tests/projection_run_test.ts carry copies.)
  */
 import { event, Expected, type Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";

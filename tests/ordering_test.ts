@@ -2,30 +2,9 @@ import { assert, assertEquals } from "./_assert.ts";
 import { testBoth, testServer } from "./_backends.ts";
 import { event, Expected, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import {
-  prepareAppend,
-  type PreparedAppend,
-  runAppend,
-  writeAppend,
-} from "../src/events/append.ts";
+import { prepareAppend, type PreparedAppend, writeAppend } from "../src/events/append.ts";
 import { freshSchema } from "./_backends.ts";
-
-/** Appends inside a transaction that stays open until `release` resolves. */
-function openAppend(store: Store, streamId: string, release: Promise<void>) {
-  const context = contextOf(store);
-  const appended = Promise.withResolvers<number>();
-  const committed = context.executor.transaction(async (tx) => {
-    const result = await runAppend(
-      tx,
-      context,
-      prepareAppend(context, streamId, Expected.any, [event("Slow", {})]),
-    );
-    appended.resolve(result.globalSeqs[0]!);
-    await release;
-  });
-  committed.catch((error) => appended.reject(error));
-  return { appended: appended.promise, committed };
-}
+import { appendOutOfOrder, openAppend } from "./_out_of_order.ts";
 
 testServer("a reader never passes an open append that took a lower position", async (url) => {
   const schema = freshSchema();
@@ -75,19 +54,7 @@ testServer(
     try {
       const perWriter = 25;
       let writing = true;
-      const writers = Array.from({ length: 8 }, async (_, w) => {
-        for (let i = 0; i < perWriter; i++) {
-          await context.executor.transaction(async (tx) => {
-            await runAppend(
-              tx,
-              context,
-              prepareAppend(context, crypto.randomUUID(), Expected.any, [event("E", { w, i })]),
-            );
-            // Hold the transaction open a random while so commits land out of order.
-            await new Promise((resolve) => setTimeout(resolve, Math.random() * 8));
-          });
-        }
-      });
+      const writers = appendOutOfOrder(store, 8, perWriter);
       const seen: number[] = [];
       const reader = (async () => {
         let after = 0;
@@ -101,7 +68,7 @@ testServer(
           if (batch.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
         }
       })();
-      await Promise.all(writers);
+      await writers;
       writing = false;
       await reader;
       const all = await context.executor.query<{ global_seq: number }>(

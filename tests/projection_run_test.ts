@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { freshSchema, testBoth, testServer } from "./_backends.ts";
 import { waitFor } from "./_wait.ts";
+import { appendOutOfOrder } from "./_out_of_order.ts";
 import { event, Expected, type Projection, Store } from "../mod.ts";
 import { contextOf, StoreContext } from "../src/_context.ts";
 import type { Executor } from "../src/db/executor.ts";
@@ -127,7 +128,6 @@ testServer(
       maxConnections: 14,
     });
     const context = contextOf(store);
-    const { prepareAppend, runAppend } = await import("../src/events/append.ts");
     const daemon = store.projections({
       batchSize: 20,
       backoff: { maxAttempts: 1 },
@@ -137,19 +137,7 @@ testServer(
     const controller = new AbortController();
     const running = daemon.run({ signal: controller.signal, useNotify: true });
     try {
-      await Promise.all(Array.from({ length: 8 }, async (_, w) => {
-        for (let i = 0; i < 25; i++) {
-          await context.executor.transaction(async (tx) => {
-            await runAppend(
-              tx,
-              context,
-              prepareAppend(context, crypto.randomUUID(), Expected.any, [event("E", { w, i })]),
-            );
-            // Hold the transaction open a random while so commits land out of order.
-            await new Promise((resolve) => setTimeout(resolve, Math.random() * 8));
-          });
-        }
-      }));
+      await appendOutOfOrder(store, 8, 25);
       const all = (await context.executor.query<{ global_seq: number }>(
         `select global_seq from ${context.table("events")} order by 1`,
       )).map((r) => r.global_seq);
