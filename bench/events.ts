@@ -114,20 +114,22 @@ async function fillStream(store: Store, raw: postgres.Sql) {
   return { ours, floor };
 }
 
+/** One event to a new stream per op, on both sides. */
+function newStreamEach({ store, raw }: BenchContext): Promise<{ ours: Op; floor: Op }> {
+  return Promise.resolve({
+    ours: async () =>
+      void await store.events.append(crypto.randomUUID(), Expected.any, [event("Ping", { i: 1 })]),
+    floor: async () => void await insertOne(raw, crypto.randomUUID(), 1),
+  });
+}
+
 const pairs: Pair[] = [
   {
     name: "append 1 event, sequential",
     unit: "events",
     target: "≥ 0.9×",
     ops: N,
-    prepare: ({ store, raw }) =>
-      Promise.resolve({
-        ours: async () =>
-          void await store.events.append(crypto.randomUUID(), Expected.any, [
-            event("Ping", { i: 1 }),
-          ]),
-        floor: async () => void await insertOne(raw, crypto.randomUUID(), 1),
-      }),
+    prepare: newStreamEach,
   },
   {
     name: "append 1 event, 8 concurrent writers",
@@ -135,14 +137,7 @@ const pairs: Pair[] = [
     target: "≥ 0.9×",
     ops: 2 * N,
     concurrency: 8,
-    prepare: ({ store, raw }) =>
-      Promise.resolve({
-        ours: async () =>
-          void await store.events.append(crypto.randomUUID(), Expected.any, [
-            event("Ping", { i: 1 }),
-          ]),
-        floor: async () => void await insertOne(raw, crypto.randomUUID(), 1),
-      }),
+    prepare: newStreamEach,
   },
   {
     name: "append 1 event, 8 writers on one stream",

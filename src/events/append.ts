@@ -241,7 +241,9 @@ export async function executeAppend<R>(
     }
     throw error;
   }
-  const written = shape.envelopes ? rows.length : (rows[0] as PositionsRow | undefined)?.count ?? 0;
+  const first = rows[0] as PositionsRow | undefined;
+  // A batch's positions row has a count (0: nothing written); a single event's has none.
+  const written = shape.envelopes || !first ? rows.length : first.count ?? 1;
   if (written === 0) throw await diagnoseEmptyAppend(db, context, prepared, values.hash);
   return rows;
 }
@@ -304,7 +306,7 @@ export function resultOfPositions(row: PositionsRow): AppendResult {
   const first = row.first!;
   return {
     streamVersion: row.version!,
-    globalSeqs: row.seqs ?? Array.from({ length: row.count }, (_, i) => first + i),
+    globalSeqs: row.seqs ?? Array.from({ length: row.count ?? 1 }, (_, i) => first + i),
   };
 }
 

@@ -142,14 +142,17 @@ function number(template: string): AppendStatement {
  * The one row a positions-mode statement returns: the first and last global
  * position written, the stream's new version, how many events were written
  * and, only when the positions are not consecutive (another statement drew
- * from the sequence in between), all of them.
+ * from the sequence in between), all of them. A single event's statement
+ * returns just its position and the version (every column less to parse
+ * counts on the fastest path).
  */
 export interface PositionsRow {
   first: number | null;
-  last: number | null;
   version: number | null;
-  count: number;
-  seqs: number[] | null;
+  /** Absent for a single event (the row is then the event's own). */
+  count?: number;
+  last?: number | null;
+  seqs?: number[] | null;
 }
 
 const POSITIONS = `select min(global_seq) as first, max(global_seq) as last,
@@ -181,10 +184,7 @@ export function buildAppendSql(context: StoreContext, shape: AppendShape): Appen
   const stream = `with stream as (${streamCte(context, shape)})`;
   if (!shape.keyed && !shape.envelopes && shape.events === "one") {
     return number(
-      `${stream}\n${
-        insert(`global_seq as first, global_seq as last, stream_seq as version,
-               1 as count, null::bigint[] as seqs`)
-      }`,
+      `${stream}\n${insert("global_seq as first, stream_seq as version")}`,
     );
   }
   const written = `${stream}, written as (${

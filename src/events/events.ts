@@ -66,7 +66,7 @@ export class Events {
    * SQL (`Expected.exact`, one event): `with stream as (update streams set version =
    * version + 1 … where stream_id = $1 and version = $n and archived_at is null and
    * <watermark lock> returning version) insert into events … select … from stream
-   * returning global_seq, stream_seq`.
+   * returning global_seq, stream_seq` (batches return one row: first and last position).
    *
    * @param streamId The stream (a UUID).
    * @param expected What the stream's version must be.
