@@ -18,6 +18,31 @@ import {
 } from "./aggregate_commit.ts";
 import { loadAggregate } from "./aggregate_load.ts";
 import { type AppendOptions, type AppendResult, prepareAppend, runAppend } from "./append.ts";
+import { appendInTransaction, inlineProjectionsFor } from "./append_tx.ts";
+import { sqlTagFor } from "../db/executor.ts";
+
+/**
+ * The append of a plan: with inline projections for these event types it runs them in
+ * the same transaction (the plan then needs one), else it is the single statement.
+ */
+function appendOf(context: StoreContext, prepared: ReturnType<typeof prepareAppend>) {
+  const inline = inlineProjectionsFor(context, prepared.types).length > 0;
+  return {
+    inline,
+    run: (db: Queryable) =>
+      inline
+        ? appendInTransaction(
+          {
+            query: (text, params) => db.query(text, params),
+            sql: sqlTagFor((t, p) => db.query(t, p)),
+          },
+          context,
+          prepared,
+          { advisoryLock: context.settings.advisoryLocks },
+        )
+        : runAppend(db, context, prepared),
+  };
+}
 import type { EventEnvelope } from "./envelope.ts";
 import { Expected, type ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
@@ -49,12 +74,13 @@ function plainWrite(
   aggregate: Aggregate<unknown>,
   prepared: ReturnType<typeof prepareAppend>,
 ): AggregateWrite {
+  const append = appendOf(context, prepared);
   return {
-    needsTransaction: false,
+    needsTransaction: append.inline,
     // On the pool the registration is a second statement: a crash in between leaves the
     // stream unknown to the snapshotter until its first snapshot, never wrong.
     async run(db) {
-      const result = await runAppend(db, context, prepared);
+      const result = await append.run(db);
       if (result.streamVersion === prepared.count) {
         await registerAggregateStream(db, context, aggregate.name, prepared.streamId);
       }
@@ -75,7 +101,7 @@ function snapshotWrite<S>(
     // The state is folded again from the stored envelopes (real positions and created_at,
     // which is the transaction's now()) so that the snapshot equals a full load.
     async run(db) {
-      const result = await runAppend(db, context, prepared);
+      const result = await appendOf(context, prepared).run(db);
       const [clock] = await db.query<{ now: Date }>("select now() as now");
       const stored = pending.map((e, i) => ({
         ...e,

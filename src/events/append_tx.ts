@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { quoteIdent } from "../db/identifiers.ts";
 import type { Queryable, Tx } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 import type { Projection } from "../projections/projection.ts";
@@ -79,6 +80,9 @@ export async function appendInTransaction(
   if (options.advisoryLock) await lockStream(tx, context, prepared.streamId);
   const projections = inlineProjectionsFor(context, prepared.types);
   if (projections.length === 0) return runAppend(tx, context, prepared);
+  // Handlers write unqualified read-model tables: the store's schema, for this transaction only
+  // (whichever unit of work opened it: an append, a session, an aggregate commit).
+  await tx.query("select set_config('search_path', $1, true)", [quoteIdent(context.schema)]);
   const rows = await writeAppend<EventRow>(tx, context, prepared, true);
   const envelopes = await context.settings.upcast(rows.map(toEnvelope));
   const handle: Tx = { query: tx.query, sql: tx.sql };
