@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
+import { eventCount } from "./_counts.ts";
 import { testBoth } from "./_backends.ts";
 import {
   type Aggregate,
@@ -7,10 +8,8 @@ import {
   event,
   Expected,
   RillflowError,
-  type Store,
   UpcasterRegistry,
 } from "../mod.ts";
-import { contextOf } from "../src/_context.ts";
 
 interface Account {
   balance: number;
@@ -36,15 +35,6 @@ const AccountAggregate: Aggregate<Account> = {
 const noOverdraft = (state: Account) => {
   if (state.balance < 0) throw new Error(`balance would be ${state.balance}`);
 };
-
-async function eventCount(store: Store, streamId: string): Promise<number> {
-  const { executor, table } = contextOf(store);
-  const [row] = await executor.query<{ n: number }>(
-    `select count(*)::int as n from ${table("events")} where stream_id = $1`,
-    [streamId],
-  );
-  return row!.n;
-}
 
 testBoth("load folds the stream and reports the stream version", async (store) => {
   const accounts = new AggregateRepository(store, AccountAggregate);

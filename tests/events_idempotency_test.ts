@@ -1,16 +1,9 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { eventCount } from "./_counts.ts";
 import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backends.ts";
 import { event, Expected, RillflowError, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { countingEvents } from "./_counting.ts";
-
-async function eventCount(store: Store): Promise<number> {
-  const { executor, table } = contextOf(store);
-  const [row] = await executor.query<{ n: number }>(
-    `select count(*)::int as n from ${table("events")}`,
-  );
-  return row!.n;
-}
 
 testBoth("a repeated idempotency key writes nothing and names the key", async (store) => {
   const s = crypto.randomUUID();

@@ -3,6 +3,7 @@ import { freshSchema, testServer } from "./_backends.ts";
 import { event, Expected, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { main } from "../src/cli/main.ts";
+import { assertExamplePrints } from "./_cli.ts";
 
 const CONFIG = "tests/fixtures/projections.config.ts";
 
@@ -191,14 +192,11 @@ testServer("projections commands refuse an unmigrated schema unless --migrate", 
 });
 
 Deno.test("examples/projection_run_once.ts applies and prints the read models", async () => {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/projection_run_once.ts"],
-    env: { DATABASE_URL: "" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  assertEquals(code, 0, new TextDecoder().decode(stderr));
+  const out = await assertExamplePrints(
+    "examples/projection_run_once.ts",
+    { DATABASE_URL: "" },
+    [],
+  );
   assert(out.includes("Applied 10 event(s)."), out);
   assert(out.includes('{ key: "ada", orders: 2, revenue: 55 }'), out);
   assert(

@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { eventCount } from "./_counts.ts";
 import { testBoth } from "./_backends.ts";
 import { type Aggregate, AggregateRepository, event, Expected, type Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
@@ -33,15 +34,6 @@ async function snapshotRows(store: Store, streamId: string) {
       where stream_id = $1 order by aggregate`,
     [streamId],
   );
-}
-
-async function eventCount(store: Store, streamId: string): Promise<number> {
-  const { executor, table } = contextOf(store);
-  const [row] = await executor.query<{ n: number }>(
-    `select count(*)::int as n from ${table("events")} where stream_id = $1`,
-    [streamId],
-  );
-  return row!.n;
 }
 
 testBoth("a snapshot load equals a full load after 1,000 events", async (store) => {
