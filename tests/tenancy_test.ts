@@ -3,6 +3,7 @@ import { testServer, testTenancy } from "./_backends.ts";
 import { event, Expected, RillflowError, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { MIGRATIONS } from "../src/schema/migrations.ts";
+import { runCliProcess } from "./_cli.ts";
 
 testTenancy(
   "the same document and stream ids in two tenants are independent",
@@ -25,6 +26,9 @@ testTenancy(
     assertEquals((await store.forTenant(a).events.readStream(id)).map((e) => e.type), ["A"]);
     assertEquals((await store.forTenant(a).events.readStream(id)).map((e) => e.tenantId), [a]);
     assertEquals((await store.forTenant(b).events.readAll()).map((e) => e.tenantId), [b, b]);
+    await store.forTenant(b).docs().put(crypto.randomUUID(), { owner: "b" });
+    assertEquals(await store.forTenant(a).docs().query().count(), 1);
+    assertEquals(await store.forTenant(b).docs().query().count(), 2);
     assertEquals((await store.forTenant(b).events.readAll()).map((e) => e.type), ["B1", "B2"]);
     assertEquals((await store.forTenant(a).events.readAll()).map((e) => e.type), ["A"]);
   },
@@ -206,7 +210,7 @@ testServer("concurrent ensure from 4 connections provisions once", async (url) =
   }
 });
 
-testServer("a tenant provisioned by another store is usable without a restart", async (url) => {
+testServer("a tenant provisioned by another process is usable without a restart", async (url) => {
   const t = `t${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const tenancy = { strategy: "schema-per-tenant" as const };
   const [a, b] = await Promise.all([
@@ -217,7 +221,8 @@ testServer("a tenant provisioned by another store is usable without a restart", 
     const id = crypto.randomUUID();
     const missing = await assertRejects(() => a.forTenant(t).docs().get(id), RillflowError);
     assertEquals(missing.code, "TENANT_NOT_FOUND");
-    await b.tenants.ensure(t);
+    const ensured = await runCliProcess(["tenants", "ensure", t], { env: { DATABASE_URL: url } });
+    assertEquals(ensured.code, 0, ensured.stderr);
     await b.forTenant(t).docs().put(id, { by: "b" });
     assertEquals((await a.forTenant(t).docs().get(id))?.doc, { by: "b" });
   } finally {
@@ -264,5 +269,24 @@ testServer(
       for (const t of [a, b]) await executor.query(`drop schema if exists "tenant_${t}" cascade`);
       await store.close();
     }
+  },
+);
+
+testTenancy(
+  "a session names its tenant and saves in that tenant's schema",
+  async (store, tenant) => {
+    const [a, b] = [tenant(), tenant()];
+    await store.tenants.ensure(a);
+    await store.tenants.ensure(b);
+    const id = crypto.randomUUID();
+    const session = store.session({ tenant: a });
+    session.store("docs", id, { in: "a" });
+    session.enqueueEvent(id, Expected.noStream, event("Noted", {}));
+    await session.saveChanges();
+    assertEquals((await store.forTenant(a).docs().get(id))?.doc, { in: "a" });
+    assertEquals((await store.forTenant(a).events.readStream(id)).map((e) => e.tenantId), [a]);
+    assertEquals(await store.forTenant(b).docs().get(id), null);
+    assertEquals(await store.forTenant(b).events.readStream(id), []);
+    assertEquals(assertThrows(() => store.session(), RillflowError).code, "TENANT_REQUIRED");
   },
 );
