@@ -294,7 +294,10 @@ export class Store {
     try {
       const migrate = options.autoMigrate ?? executor.kind === "pglite";
       // Under schema-per-tenant the tables live in tenant schemas: tenants.ensure migrates them.
-      if (migrate && tenancy.strategy === "single") await store.schema.sync();
+      if (migrate && tenancy.strategy === "single") {
+        await store.schema.sync();
+        await refuseChangedMigrations(store.schema);
+      }
     } catch (error) {
       await executor.close();
       throw error;
@@ -361,6 +364,22 @@ export class Store {
 }
 
 const rootOf = new WeakMap<Store, Store>();
+
+/**
+ * Fails a connect that migrated a schema whose applied migrations changed since: such a
+ * schema is never re-migrated, and running on it fails later with obscure SQL errors.
+ */
+async function refuseChangedMigrations(schema: SchemaManager): Promise<void> {
+  const changed = await schema.changedMigrations();
+  if (changed.length === 0) return;
+  throw new RillflowError(
+    "DATABASE_ERROR",
+    `Schema "${schema.schemaName}" has drifted: ${
+      changed.map((item) => `${item.object} (${item.detail})`).join("; ")
+    }. Run "rillflow health schema" for the full report`,
+    { retryable: false, details: { drift: changed } },
+  );
+}
 
 /**
  * The context a call on `store` works on: its own, or under schema-per-tenant

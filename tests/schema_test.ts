@@ -177,3 +177,44 @@ testServer(
 );
 
 if (!SERVER_URL) console.warn("schema_test: concurrency and server tests need PostgreSQL");
+
+testServer("autoMigrate refuses a schema whose applied migration changed", async (url) => {
+  const schema = freshSchema();
+  const store = await Store.connect(url, { schema, autoMigrate: true });
+  const { executor } = contextOf(store);
+  try {
+    await executor.query(`update "${schema}".rillflow_migrations set checksum = 'edited'`);
+    const error = await assertRejects(
+      () => Store.connect(url, { schema, autoMigrate: true }),
+      RillflowError,
+      "0001_init",
+    );
+    assertEquals(error.code, "DATABASE_ERROR");
+    assert(error.message.includes("rillflow health schema"), error.message);
+    const plain = await Store.connect(url, { schema }); // without autoMigrate: no check
+    assertEquals((await plain.schema.changedMigrations()).map((i) => i.kind), [
+      "checksum-mismatch",
+    ]);
+    await plain.close();
+  } finally {
+    await executor.query(`drop schema if exists "${schema}" cascade`);
+    await store.close();
+  }
+});
+
+Deno.test("autoMigrate refuses a persisted embedded database whose migration changed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rillflow_pglite_" });
+  try {
+    const first = await Store.connect(`pglite:${dir}`);
+    await contextOf(first).executor.query("update rillflow_migrations set checksum = 'edited'");
+    await first.close();
+    const error = await assertRejects(
+      () => Store.connect(`pglite:${dir}`),
+      RillflowError,
+      "drifted",
+    );
+    assertEquals(error.code, "DATABASE_ERROR");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

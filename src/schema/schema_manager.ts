@@ -184,19 +184,19 @@ export class SchemaManager {
   }
 
   /**
-   * Compares the ledger with the migration files (pending, edited or unknown
-   * migrations) and the catalog with what the applied migrations create
-   * (missing, extra or altered tables, columns and indexes).
+   * Lists applied migrations whose file changed after they were applied, or that this
+   * version of Rillflow does not know: the ledger part of {@linkcode drift}, without the
+   * catalog comparison (cheap enough to run on every connect).
    *
-   * Columns and indexes of registered duplicated fields are expected, not drift.
-   *
-   * @param ignore Columns (`table.column`) and indexes allowed beyond the migrations.
-   * @returns The report; `ok` is `true` when nothing differs.
+   * @returns The `checksum-mismatch` and `unknown-migration` items; empty when consistent.
    */
-  async drift(ignore: ReadonlySet<string> = new Set()): Promise<DriftReport> {
-    const ledger = await this.#ledger(this.#executor);
-    const items: DriftItem[] = [];
+  async changedMigrations(): Promise<DriftItem[]> {
+    return await this.#ledgerDrift(await this.#ledger(this.#executor));
+  }
+
+  async #ledgerDrift(ledger: readonly LedgerRow[]): Promise<DriftItem[]> {
     const byVersion = new Map(this.#migrations.map((m) => [m.version, m]));
+    const items: DriftItem[] = [];
     for (const row of ledger) {
       const migration = byVersion.get(row.version);
       if (!migration) {
@@ -213,6 +213,23 @@ export class SchemaManager {
         });
       }
     }
+    return items;
+  }
+
+  /**
+   * Compares the ledger with the migration files (pending, edited or unknown
+   * migrations) and the catalog with what the applied migrations create
+   * (missing, extra or altered tables, columns and indexes).
+   *
+   * Columns and indexes of registered duplicated fields are expected, not drift.
+   *
+   * @param ignore Columns (`table.column`) and indexes allowed beyond the migrations.
+   * @returns The report; `ok` is `true` when nothing differs.
+   */
+  async drift(ignore: ReadonlySet<string> = new Set()): Promise<DriftReport> {
+    const ledger = await this.#ledger(this.#executor);
+    const byVersion = new Map(this.#migrations.map((m) => [m.version, m]));
+    const items: DriftItem[] = await this.#ledgerDrift(ledger);
     for (const pending of await this.plan()) {
       items.push({ kind: "pending", object: label(pending), detail: "not applied" });
     }
