@@ -69,19 +69,24 @@ export function testBoth(
   fn: (store: Store, backend: Backend) => Promise<void>,
   options: StoreOptions = {},
 ): void {
+  perBackend(name, async (backend) => {
+    const store = await backend.open(options);
+    try {
+      await fn(store, backend);
+    } finally {
+      await dropSchemaAndClose(store);
+    }
+  });
+}
+
+/** Registers `name [backend]` for every available backend. */
+function perBackend(name: string, run: (backend: Backend) => Promise<void>): void {
   for (const backend of BACKENDS) {
     Deno.test({
       name: `${name} [${backend.name}]`,
       sanitizeOps: false,
       sanitizeResources: false,
-      async fn() {
-        const store = await backend.open(options);
-        try {
-          await fn(store, backend);
-        } finally {
-          await dropSchemaAndClose(store);
-        }
-      },
+      fn: () => run(backend),
     });
   }
 }
@@ -112,34 +117,27 @@ export function testTenancy(
   fn: (store: Store, tenant: () => string) => Promise<void>,
   options: StoreOptions = {},
 ): void {
-  for (const backend of BACKENDS) {
-    Deno.test({
-      name: `${name} [${backend.name}]`,
-      sanitizeOps: false,
-      sanitizeResources: false,
-      async fn() {
-        const tenancy = { strategy: "schema-per-tenant" as const, ...options.tenancy };
-        const store = backend.name === "postgres"
-          ? await Store.connect(SERVER_URL!, { ...options, tenancy })
-          : options.tenancy
-          ? await Store.connect("pglite://memory", { ...options, tenancy })
-          : await (pgliteTenantStore ??= Store.connect("pglite://memory", { tenancy }));
-        const created: string[] = [];
-        const tenant = () => {
-          const t = `t${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-          created.push(t);
-          return t;
-        };
-        try {
-          await fn(store, tenant);
-        } finally {
-          const { executor } = contextOf(store);
-          for (const t of created) {
-            await executor.query(`drop schema if exists "tenant_${t}" cascade`);
-          }
-          if (backend.name === "postgres" || options.tenancy) await store.close();
-        }
-      },
-    });
-  }
+  perBackend(name, async (backend) => {
+    const tenancy = { strategy: "schema-per-tenant" as const, ...options.tenancy };
+    const store = backend.name === "postgres"
+      ? await Store.connect(SERVER_URL!, { ...options, tenancy })
+      : options.tenancy
+      ? await Store.connect("pglite://memory", { ...options, tenancy })
+      : await (pgliteTenantStore ??= Store.connect("pglite://memory", { tenancy }));
+    const created: string[] = [];
+    const tenant = () => {
+      const t = `t${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+      created.push(t);
+      return t;
+    };
+    try {
+      await fn(store, tenant);
+    } finally {
+      const { executor } = contextOf(store);
+      for (const t of created) {
+        await executor.query(`drop schema if exists "tenant_${t}" cascade`);
+      }
+      if (backend.name === "postgres" || options.tenancy) await store.close();
+    }
+  });
 }
