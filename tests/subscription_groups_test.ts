@@ -82,6 +82,18 @@ testServer(
           `member ${name} starved: ${JSON.stringify([...byMember])}`,
         );
       }
+      // The members stopped as soon as the last event was acknowledged, before scanning past
+      // the other partitions' remaining positions: a member catching up moves every partition's
+      // checkpoint to the head, and finds nothing left to deliver.
+      const catchUp = await store.subscriptions.subscribe("work", {
+        ...options,
+        memberId: "m4",
+        stopWhenCaughtUp: true,
+      });
+      let redelivered = 0;
+      for await (const _ of catchUp) redelivered++;
+      await catchUp.close();
+      assertEquals(redelivered, 0, "nothing acknowledged is delivered again");
       const status = await store.subscriptions.groupStatus("work", "workers");
       assertEquals(status.lag, 0);
       assertEquals(status.partitionCount, 16);
