@@ -45,6 +45,8 @@ export async function main(url = Deno.env.get("DATABASE_URL") ?? "pglite://memor
   console.log("placed at version", placed.streamVersion, "position", placed.globalSeqs[0]);
   console.log("inline projection:", (await store.docs<{ total: number }>().get(orderId))?.doc);
   try {
+    // Refused by the unique (stream, version) index: it wrote nothing, but the position it drew
+    // is skipped (global positions may have gaps; readers never wait for them).
     await store.events.append(orderId, Expected.noStream, [event("OrderPlaced", { total: 1 })]);
   } catch (error) {
     if (error instanceof RillflowError && error.code === "CONCURRENCY_CONFLICT") {

@@ -18,7 +18,8 @@ export async function appendOne(
 export async function setCategory(store: Store, streamId: string, category: string) {
   const context = contextOf(store);
   await context.executor.query(
-    `update ${context.table("streams")} set category = $2 where stream_id = $1`,
+    `insert into ${context.table("streams")} (stream_id, category) values ($1, $2)
+     on conflict (stream_id) do update set category = excluded.category`,
     [streamId, category],
   );
 }

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backends.ts";
-import { event, Expected, RillflowError, type Store } from "../mod.ts";
+import { event, Expected, type Projection, RillflowError, type Store } from "../mod.ts";
 import { Store as StoreClass } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { countingEvents } from "./_counting.ts";
@@ -306,10 +306,12 @@ testBoth("appends to an archived stream raise STREAM_ARCHIVED and write nothing"
   const s = crypto.randomUUID();
   await store.events.append(s, Expected.noStream, [event("A", {})]);
   const { executor, table } = contextOf(store);
-  // Archiving itself is another issue's; mark the row the way it will.
-  await executor.query(`update ${table("streams")} set archived_at = now() where stream_id = $1`, [
-    s,
-  ]);
+  // Archiving itself is another issue's; mark the stream's metadata row the way it will.
+  await executor.query(
+    `insert into ${table("streams")} (stream_id, archived_at) values ($1, now())
+     on conflict (stream_id) do update set archived_at = now()`,
+    [s],
+  );
   for (
     const expected of [Expected.any, Expected.exact(1), Expected.streamExists, Expected.noStream]
   ) {
@@ -364,3 +366,97 @@ testBoth(
     assertEquals(new Set(combined.map((r) => r.streamVersion)), new Set([4, 5, 6, 7]));
   },
 );
+
+testServer(
+  "Expected.any appends racing from several stores all land: on the pool, inline, in sessions",
+  async (url) => {
+    const schema = freshSchema();
+    const counted: Projection = {
+      eventTypes: ["Inline"],
+      apply: async (envelope, tx) =>
+        void await tx.query("insert into inline_seen (stream_seq) values ($1)", [
+          envelope.streamSeq,
+        ]),
+    };
+    const open = () =>
+      StoreClass.connect(url, {
+        schema,
+        autoMigrate: true,
+        maxConnections: 6,
+        projections: { inline: { counted } },
+      });
+    const first = await open();
+    await contextOf(first).executor.query(
+      `create table "${schema}".inline_seen (stream_seq int primary key)`,
+    );
+    // Separate pools: appends of one store to one stream are combined in process, so only
+    // several stores (as several processes would) race for the stream's next version.
+    const stores = [first, ...await Promise.all(Array.from({ length: 3 }, open))];
+    try {
+      const s = crypto.randomUUID();
+      const perStore = 30;
+      await Promise.all(stores.flatMap((store, n) => [
+        (async () => {
+          for (let i = 0; i < perStore; i++) {
+            await store.events.append(s, Expected.any, [event("Pool", { n, i })]);
+          }
+        })(),
+        (async () => {
+          for (let i = 0; i < perStore / 3; i++) {
+            await store.events.append(s, Expected.any, [event("Inline", { n, i })]);
+          }
+        })(),
+        (async () => {
+          for (let i = 0; i < perStore / 3; i++) {
+            const session = store.session();
+            session.store("things", crypto.randomUUID(), { n, i });
+            session.enqueueEvent(s, Expected.any, event("Session", { n, i }));
+            await session.saveChanges();
+          }
+        })(),
+      ]));
+      const read = await first.events.readStream(s);
+      const total = stores.length * (perStore + 2 * (perStore / 3));
+      assertEquals(read.map((e) => e.streamSeq), Array.from({ length: total }, (_, i) => i + 1));
+      assertEquals(read.filter((e) => e.type === "Session").length, stores.length * perStore / 3);
+      const inline = read.filter((e) => e.type === "Inline").map((e) => e.streamSeq);
+      const seen = await contextOf(first).executor.query<{ stream_seq: number }>(
+        `select stream_seq from "${schema}".inline_seen order by stream_seq`,
+      );
+      assertEquals(seen.map((r) => r.stream_seq), inline, "each inline event applied once");
+      assertEquals(await first.docs("things").query().count(), stores.length * perStore / 3);
+    } finally {
+      for (const store of stores.slice(1)) await store.close();
+      await dropSchemaAndClose(first);
+    }
+  },
+);
+
+testServer("a noStream append that loses a race reports the winner's version", async (url) => {
+  const schema = freshSchema();
+  const stores = await Promise.all(
+    Array.from({ length: 4 }, () => StoreClass.connect(url, { schema, autoMigrate: true })),
+  );
+  try {
+    for (let round = 0; round < 5; round++) {
+      const s = crypto.randomUUID();
+      const outcomes = await Promise.allSettled(
+        stores.map((store, n) =>
+          store.events.append(s, Expected.noStream, [event("A", { n }), event("B", { n })])
+        ),
+      );
+      const won = outcomes.filter((o) => o.status === "fulfilled");
+      assertEquals(won.length, 1, "exactly one creator");
+      for (const outcome of outcomes) {
+        if (outcome.status === "fulfilled") continue;
+        const error = outcome.reason as RillflowError;
+        assertEquals(error.code, "CONCURRENCY_CONFLICT");
+        assertEquals([error.details.expected, error.details.actual], ["noStream", 2]);
+      }
+      assertEquals((await stores[0]!.events.readStream(s)).length, 2);
+    }
+  } finally {
+    for (const store of stores.slice(1)) await store.close();
+    await dropSchemaAndClose(stores[0]!);
+  }
+});

@@ -144,6 +144,13 @@ testServer(
           }),
       ],
       [
+        "category",
+        () =>
+          prepareAppend(context, crypto.randomUUID(), Expected.noStream, [event("V", {})], {
+            category: "orders",
+          }),
+      ],
+      [
         "envelopes returned",
         () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
         true,

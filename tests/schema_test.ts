@@ -183,7 +183,9 @@ testServer("autoMigrate refuses a schema whose applied migration changed", async
   const store = await Store.connect(url, { schema, autoMigrate: true });
   const { executor } = contextOf(store);
   try {
-    await executor.query(`update "${schema}".rillflow_migrations set checksum = 'edited'`);
+    await executor.query(
+      `update "${schema}".rillflow_migrations set checksum = 'edited' where version = 1`,
+    );
     const error = await assertRejects(
       () => Store.connect(url, { schema, autoMigrate: true }),
       RillflowError,

@@ -56,16 +56,33 @@ async function mapped<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Copies postgres.js's Result (an Array subclass with extra fields) into a
+ * plain array. A loop, not `slice`: slicing a subclass constructs another
+ * Result through `Symbol.species`, which costs more than the copy.
+ */
+function plainRows<R>(result: ArrayLike<unknown>): R[] {
+  const rows = new Array<R>(result.length);
+  for (let i = 0; i < result.length; i++) rows[i] = result[i] as R;
+  return rows;
+}
+
+function failed(error: unknown): never {
+  throw mapDatabaseError(error);
+}
+
 /** Runs a statement and returns its rows as a plain array (not postgres.js's Result). */
-async function rowsOf<R>(
+function rowsOf<R>(
   run: Sql | postgres.TransactionSql | postgres.ReservedSql,
   text: string,
   params: readonly unknown[] | undefined,
 ): Promise<R[]> {
-  const result = await mapped(() =>
-    run.unsafe(text, normalizeParams(params) as AnyParams, { prepare: true })
-  );
-  return Array.prototype.slice.call(result) as R[];
+  try {
+    return run.unsafe(text, normalizeParams(params) as AnyParams, { prepare: true })
+      .then(plainRows<R>, failed);
+  } catch (error) {
+    return Promise.reject(mapDatabaseError(error));
+  }
 }
 
 /** Is this thrown value something the driver raised (rather than the caller's own error)? */

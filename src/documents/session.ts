@@ -14,6 +14,7 @@ import type { ExpectedVersion } from "../events/expected.ts";
 import type { NewEvent } from "../events/new_event.ts";
 import type { AppendOptions } from "../events/append.ts";
 import type { AggregateRepository } from "../events/aggregate_repository.ts";
+import { retryingRaces } from "../events/append_errors.ts";
 import {
   type SessionAggregates,
   sessionAggregates,
@@ -279,9 +280,12 @@ export class DocumentSession {
     const batch = [...this.#staged];
     if (batch.length === 0) return;
     for (const { operation } of batch) await operation.prepare?.();
-    await this.#context.executor.transaction(async (tx) => {
-      for (const { operation } of batch) await operation.execute(tx);
-    });
+    // Appends with Expected.any that lost a race for their stream's next version abort the
+    // transaction; it is run again (the staged operations are data, safe to re-run).
+    await retryingRaces(this.#context, () =>
+      this.#context.executor.transaction(async (tx) => {
+        for (const { operation } of batch) await operation.execute(tx);
+      }));
     this.#staged = this.#staged.filter((s) => !batch.includes(s));
     for (const { operation } of batch) operation.committed?.();
   }

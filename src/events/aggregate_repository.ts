@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { retryingRaces } from "./append_errors.ts";
 import { notifyAppended } from "./notify.ts";
 import { contextOf, type StoreContext } from "../_context.ts";
 import { routedContext, type Store } from "../store.ts";
@@ -218,10 +219,14 @@ export class AggregateRepository<S> {
   }
 
   async #write(parts: AggregateParts<S>, write: AggregateWrite): Promise<AppendResult> {
-    const { executor } = parts.context;
-    const result = write.needsTransaction
-      ? await executor.transaction((tx) => write.run(tx))
-      : await write.run(executor);
+    const { context } = parts;
+    const result = await retryingRaces(
+      context,
+      () =>
+        write.needsTransaction
+          ? context.executor.transaction((tx) => write.run(tx))
+          : write.run(context.executor),
+    );
     notifyAppended(parts.context);
     return result;
   }

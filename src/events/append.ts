@@ -22,11 +22,20 @@ import {
   appendStatement,
   type AppendValues,
   type PositionsRow,
+  STREAM_SEQ_CONSTRAINT,
   type StreamCheck,
 } from "./append_sql.ts";
 import { type EventRow } from "./envelope.ts";
-import { diagnoseEmptyAppend, idempotencyConflict, requestHash } from "./append_errors.ts";
+import {
+  diagnoseEmptyAppend,
+  idempotencyConflict,
+  isContended,
+  lostRace,
+  requestHash,
+  retryingRaces,
+} from "./append_errors.ts";
 import { validateEventData } from "./event_schemas.ts";
+import { lockNamespace } from "./watermark.ts";
 
 /** Options of an append. */
 export interface AppendOptions {
@@ -180,7 +189,10 @@ export function shapeOf(prepared: PreparedAppend, envelopes: boolean): AppendSha
     check: checkOf(prepared.expected),
     events: prepared.count === 1 ? "one" : typeof prepared.headers === "string" ? "many" : "mixed",
     keyed: prepared.idempotencyKey !== null,
+    categorized: prepared.category !== null,
     envelopes,
+    plain: prepared.headers === "{}" && prepared.causationId === null &&
+      prepared.correlationId === null,
   };
 }
 
@@ -219,33 +231,46 @@ function valuesOf(
  * @param prepared The append (or, for a combined append, one standing for the group).
  * @returns The written rows, in order.
  * @throws {RillflowError} `CONCURRENCY_CONFLICT`, `STREAM_ARCHIVED`, `IDEMPOTENCY_CONFLICT`,
- *   `INVALID_INPUT` (a category other than the stream's).
+ *   `INVALID_INPUT` (a category other than the stream's); a lost race (another writer took
+ *   the stream's next version after this statement read it) is a `CONCURRENCY_CONFLICT` that
+ *   {@linkcode retryingRaces} retries or completes.
  */
-export async function executeAppend<R>(
+export function executeAppend<R>(
   db: Queryable,
   context: StoreContext,
   shape: AppendShape,
   values: AppendValues,
   prepared: PreparedAppend,
 ): Promise<R[]> {
+  // A promise chain, not an async function: this is the hot path of every append.
   const statement = appendStatement(context, shape);
-  let rows: R[];
-  try {
-    rows = await db.query<R>(statement.text, statement.names.map((name) => values[name]));
-  } catch (error) {
-    if (
-      error instanceof RillflowError && shape.keyed &&
-      isUniqueViolation(error, "idempotency_keys_pkey")
-    ) {
-      throw await idempotencyConflict(db, context, prepared, values.hash!, error);
-    }
-    throw error;
-  }
-  const first = rows[0] as PositionsRow | undefined;
-  // A batch's positions row has a count (0: nothing written); a single event's has none.
-  const written = shape.envelopes || !first ? rows.length : first.count ?? 1;
-  if (written === 0) throw await diagnoseEmptyAppend(db, context, prepared, values.hash);
-  return rows;
+  const params = new Array<unknown>(statement.names.length);
+  for (let i = 0; i < params.length; i++) params[i] = values[statement.names[i]!];
+  return db.query<R>(statement.text, params).then(
+    (rows) => {
+      const first = rows[0] as PositionsRow | undefined;
+      // A batch's positions row has a count (0: nothing written); a single event's has none.
+      const written = shape.envelopes || !first ? rows.length : first.count ?? 1;
+      return written === 0 ? diagnosed(db, context, prepared, values.hash) : rows;
+    },
+    async (error) => {
+      if (!(error instanceof RillflowError)) throw error;
+      if (isUniqueViolation(error, STREAM_SEQ_CONSTRAINT)) throw lostRace(prepared, error);
+      if (shape.keyed && isUniqueViolation(error, "idempotency_keys_pkey")) {
+        throw await idempotencyConflict(db, context, prepared, values.hash!, error);
+      }
+      throw error;
+    },
+  );
+}
+
+async function diagnosed(
+  db: Queryable,
+  context: StoreContext,
+  prepared: PreparedAppend,
+  hash: string | null,
+): Promise<never> {
+  throw await diagnoseEmptyAppend(db, context, prepared, hash);
 }
 
 /**
@@ -260,21 +285,16 @@ export async function executeAppend<R>(
  * @returns The rows.
  * @throws {RillflowError} As {@linkcode executeAppend}.
  */
-export async function writeAppend<R extends PositionsRow | EventRow>(
+export function writeAppend<R extends PositionsRow | EventRow>(
   db: Queryable,
   context: StoreContext,
   prepared: PreparedAppend,
   envelopes = false,
 ): Promise<R[]> {
   const shape = shapeOf(prepared, envelopes);
-  const hash = shape.keyed ? await requestHash(prepared) : null;
-  return await executeAppend<R>(
-    db,
-    context,
-    shape,
-    valuesOf(context, prepared, shape, hash),
-    prepared,
-  );
+  const run = (hash: string | null) =>
+    executeAppend<R>(db, context, shape, valuesOf(context, prepared, shape, hash), prepared);
+  return shape.keyed ? requestHash(prepared).then(run) : run(null);
 }
 
 /**
@@ -287,13 +307,62 @@ export async function writeAppend<R extends PositionsRow | EventRow>(
  * @throws {RillflowError} `CONCURRENCY_CONFLICT` with `details.expected` and `details.actual`;
  *   `STREAM_ARCHIVED`; `IDEMPOTENCY_CONFLICT` naming the key.
  */
-export async function runAppend(
+export function runAppend(
   db: Queryable,
   context: StoreContext,
   prepared: PreparedAppend,
 ): Promise<AppendResult> {
-  const [row] = await writeAppend<PositionsRow>(db, context, prepared);
-  return resultOfPositions(row!);
+  return writeAppend<PositionsRow>(db, context, prepared).then((rows) =>
+    resultOfPositions(rows[0]!)
+  );
+}
+
+/**
+ * Takes the transaction-level advisory lock of a stream: concurrent holders
+ * of the same stream's lock queue until the holder's transaction ends. The
+ * two-key form (`objsubid = 2`) never collides with the watermark's locks.
+ *
+ * SQL: `select pg_advisory_xact_lock($namespace, hashtext($streamId))`.
+ *
+ * @param tx The transaction.
+ * @param context The store context.
+ * @param streamId The stream.
+ */
+export async function lockStream(
+  tx: Queryable,
+  context: StoreContext,
+  streamId: string,
+): Promise<void> {
+  await tx.query("select pg_advisory_xact_lock($1::int, hashtext($2::text))::text as locked", [
+    lockNamespace(context.schema),
+    streamId,
+  ]);
+}
+
+/**
+ * Runs a prepared append as one statement on the pool, again if it lost a race
+ * its expectation allows to retry (see {@linkcode retryingRaces}); on a
+ * contended stream, in a transaction behind the stream's advisory lock.
+ *
+ * @param context The store context.
+ * @param prepared From {@linkcode prepareAppend}.
+ * @returns The new stream version and global positions.
+ * @throws {RillflowError} As {@linkcode runAppend}.
+ */
+export function appendOnPool(
+  context: StoreContext,
+  prepared: PreparedAppend,
+): Promise<AppendResult> {
+  return retryingRaces(
+    context,
+    () =>
+      isContended(context, prepared.streamId)
+        ? context.executor.transaction(async (tx) => {
+          await lockStream(tx, context, prepared.streamId);
+          return await runAppend(tx, context, prepared);
+        })
+        : runAppend(context.executor, context, prepared),
+  );
 }
 
 /**
@@ -304,9 +373,11 @@ export async function runAppend(
  */
 export function resultOfPositions(row: PositionsRow): AppendResult {
   const first = row.first!;
+  const count = row.count ?? 1;
   return {
     streamVersion: row.version!,
-    globalSeqs: row.seqs ?? Array.from({ length: row.count ?? 1 }, (_, i) => first + i),
+    globalSeqs: row.seqs ??
+      (count === 1 ? [first] : Array.from({ length: count }, (_, i) => first + i)),
   };
 }
 

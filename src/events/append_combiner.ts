@@ -20,11 +20,11 @@ import { RillflowError } from "../errors.ts";
 import { Expected } from "./expected.ts";
 import type { PositionsRow } from "./append_sql.ts";
 import {
+  appendOnPool,
   type AppendResult,
   executeAppend,
   type PreparedAppend,
   resultOfPositions,
-  runAppend,
 } from "./append.ts";
 
 /** The most events one combined statement carries. */
@@ -62,7 +62,7 @@ class AppendCombiner {
       return new Promise((resolve, reject) => queue.push({ prepared, resolve, reject }));
     }
     this.#queues.set(prepared.streamId, []);
-    return runAppend(this.#context.executor, this.#context, prepared)
+    return appendOnPool(this.#context, prepared)
       .finally(() => this.#settle(prepared.streamId, false));
   }
 
@@ -125,7 +125,7 @@ class AppendCombiner {
 
   async #runOne(waiting: Waiting): Promise<void> {
     try {
-      waiting.resolve(await runAppend(this.#context.executor, this.#context, waiting.prepared));
+      waiting.resolve(await appendOnPool(this.#context, waiting.prepared));
     } catch (error) {
       waiting.reject(error);
     }
@@ -140,7 +140,14 @@ class AppendCombiner {
     const [row] = await executeAppend<PositionsRow>(
       this.#context.executor,
       this.#context,
-      { check: "any", events: "mixed", keyed: false, envelopes: false },
+      {
+        check: "any",
+        events: "mixed",
+        keyed: false,
+        categorized: false,
+        envelopes: false,
+        plain: false,
+      },
       {
         stream: first.streamId,
         count,

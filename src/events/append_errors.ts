@@ -1,7 +1,8 @@
 /**
  * Why an append wrote nothing: after the statement returns no rows (or fails
  * on the idempotency key), one lookup tells a concurrency conflict from an
- * archived stream, a category mismatch or a repeated idempotency key.
+ * archived stream, a category mismatch or a repeated idempotency key. And
+ * what to do when the statement lost a race for the stream's next version.
  *
  * @module
  */
@@ -45,7 +46,9 @@ async function lookup(
   prepared: PreparedAppend,
 ): Promise<DiagnosisRow | undefined> {
   const [row] = await db.query<DiagnosisRow>(
-    `select s.version, s.archived_at is not null as archived, s.category,
+    `select (select coalesce(max(stream_seq), 0) from ${context.table("events")}
+              where stream_id = $1) as version,
+            s.archived_at is not null as archived, s.category,
             k.stream_id as key_stream, k.stream_version as key_version,
             k.global_seqs as key_seqs, k.request_hash as key_hash
        from (select 1) as one
@@ -145,5 +148,146 @@ export async function diagnoseEmptyAppend(
       describeExpected(kind)
     } but found version ${actual}`,
     { details: { streamId, expected: kind.kind === "exact" ? kind.version : kind.kind, actual } },
+  );
+}
+
+/** The most attempts of a unit of work whose appends keep losing races they may retry. */
+const MAX_RACE_ATTEMPTS = 20;
+
+/** How long a stream that lost a race stays contended (its appends queue on its lock). */
+const CONTENDED_MS = 5_000;
+
+/** Streams whose appends lost a race lately, with when, per store context. */
+const contended = new WeakMap<StoreContext, Map<string, number>>();
+
+/**
+ * Whether appends to a stream lost a race in this process lately. Such
+ * appends first take the stream's transaction-level advisory lock, so that
+ * writers of a hot stream queue (first come, first served) instead of
+ * retrying against each other: only writers that have not met contention yet
+ * still race, and each of them at most once before it queues too.
+ *
+ * @param context The store context.
+ * @param streamId The stream.
+ * @returns `true` within a few seconds of a lost race on the stream.
+ */
+export function isContended(context: StoreContext, streamId: string): boolean {
+  const since = contended.get(context)?.get(streamId);
+  return since !== undefined && performance.now() - since < CONTENDED_MS;
+}
+
+function markContended(context: StoreContext, streamId: string): void {
+  let streams = contended.get(context);
+  if (!streams) contended.set(context, streams = new Map());
+  if (streams.size >= 10_000) streams.clear();
+  streams.set(streamId, performance.now());
+}
+
+/** Lost races, by the error raised for them, with the append that lost. */
+const races = new WeakMap<object, PreparedAppend>();
+
+/**
+ * The error for an append statement that failed on the stream's
+ * `(stream_id, stream_seq)` unique index: the version it was to write exists,
+ * because another writer inserted it after this statement read the stream (a
+ * lost race), or because the stream already had it (`Expected.noStream` and
+ * `Expected.exact` do not read the version first). Nothing of this statement was written; inside a transaction, the
+ * transaction is aborted. {@linkcode retryingRaces} tells it apart.
+ *
+ * @param prepared The append that lost.
+ * @param cause The unique violation.
+ * @returns A retryable `CONCURRENCY_CONFLICT` (its `actual` is not known yet).
+ */
+export function lostRace(prepared: PreparedAppend, cause: unknown): RillflowError {
+  const { streamId, expected } = prepared;
+  const error = new RillflowError(
+    "CONCURRENCY_CONFLICT",
+    `Cannot append to stream "${streamId}": another writer appended to it concurrently`,
+    {
+      cause,
+      retryable: true,
+      details: {
+        streamId,
+        expected: expected.kind === "exact" ? expected.version : expected.kind,
+        actual: null,
+      },
+    },
+  );
+  races.set(error, prepared);
+  return error;
+}
+
+/**
+ * Runs a unit of work that appends (one statement on the pool, or a whole
+ * transaction) and runs it again while an append in it lost a race its
+ * expectation does not care about (`Expected.any`, `Expected.streamExists`:
+ * the stream only moved on). Any other lost race (`exact`, `noStream`) is a
+ * real conflict: it is reported with the stream's version read after the
+ * work ended, outside its aborted transaction.
+ *
+ * Each lost race means another append committed, so retrying cannot livelock,
+ * and it marks the stream contended (see {@linkcode isContended}): the next
+ * attempts queue on the stream's lock. After {@linkcode MAX_RACE_ATTEMPTS}
+ * attempts the conflict is reported.
+ *
+ * @param context The store context (to read the actual version).
+ * @param work The unit of work; it must be safe to run again (a rolled-back
+ *   transaction, or a statement that wrote nothing).
+ * @returns What `work` returned.
+ * @throws {RillflowError} `CONCURRENCY_CONFLICT` with `details.expected` and `details.actual`.
+ */
+export function retryingRaces<T>(
+  context: StoreContext,
+  work: () => Promise<T>,
+): Promise<T> {
+  // The first attempt is a bare call: no async frame on the path that almost always succeeds.
+  const again = async (error: unknown): Promise<T> => {
+    for (let attempt = 1;; attempt++) {
+      const prepared = races.get(error as object);
+      if (!prepared) throw error;
+      markContended(context, prepared.streamId);
+      const kind = prepared.expected.kind;
+      if ((kind !== "any" && kind !== "streamExists") || attempt >= MAX_RACE_ATTEMPTS) {
+        throw await conflictAfterRace(context, prepared, error as RillflowError);
+      }
+      try {
+        return await work();
+      } catch (next) {
+        error = next;
+      }
+    }
+  };
+  try {
+    return work().catch(again);
+  } catch (error) {
+    return again(error);
+  }
+}
+
+async function conflictAfterRace(
+  context: StoreContext,
+  prepared: PreparedAppend,
+  race: RillflowError,
+): Promise<RillflowError> {
+  const [row] = await context.executor.query<{ version: number }>(
+    `select coalesce(max(stream_seq), 0) as version from ${context.table("events")}
+      where stream_id = $1`,
+    [prepared.streamId],
+  ).catch(() => [undefined]);
+  if (row === undefined) return race;
+  const { streamId, expected } = prepared;
+  return new RillflowError(
+    "CONCURRENCY_CONFLICT",
+    `Cannot append to stream "${streamId}": expected ${
+      describeExpected(expected)
+    } but found version ${row.version}`,
+    {
+      cause: race.cause,
+      details: {
+        streamId,
+        expected: expected.kind === "exact" ? expected.version : expected.kind,
+        actual: row.version,
+      },
+    },
   );
 }

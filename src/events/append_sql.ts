@@ -4,12 +4,21 @@
  * a statement that does only what its append needs is planned and run faster
  * than one general statement with switches.
  *
- * Every variant is ONE statement: the stream CTE takes the invariant-1 lock,
- * checks the expected version while bumping (or creating) the stream row and
- * yields the new version; the insert numbers the events from it. With an
- * idempotency key, a third CTE records the key and the result; a concurrent
- * duplicate fails on the key's primary key and the whole statement writes
- * nothing.
+ * Every variant is ONE statement. The `v` CTE takes the invariant-1 lock and
+ * reads the stream's version, its highest `stream_seq`, through the
+ * `events (stream_id, stream_seq)` unique index (one backward index probe);
+ * the insert checks the expected version against it, refuses an archived
+ * stream and numbers the events from it. Two writers that read the same
+ * version both try to insert its successor: the unique index lets the first
+ * commit win and fails the other with a unique violation on
+ * `events_stream_seq_unique`, which the caller maps to a conflict (or, for
+ * `Expected.any`, retries). Invariant 3 is that index plus that mapping; a
+ * plain append writes nothing but its events.
+ *
+ * With a category, a CTE records it on the stream's metadata row (or checks
+ * it against the recorded one); with an idempotency key, a CTE records the
+ * key and the result, and a concurrent duplicate fails on the key's primary
+ * key.
  *
  * @module
  */
@@ -18,9 +27,8 @@ import { ENVELOPE_COLUMNS } from "./envelope.ts";
 import { appendLockSql } from "./watermark.ts";
 
 /**
- * How the stream row is checked: `any` upserts, `create` (noStream, exact 0)
- * inserts or takes over a version-0 row left by an alias, `exact` and
- * `exists` update an existing row.
+ * The version check: `any` none, `create` (noStream, exact 0) version 0,
+ * `exact` the given version, `exists` a version above 0.
  */
 export type StreamCheck = "any" | "create" | "exact" | "exists";
 
@@ -36,8 +44,15 @@ export interface AppendShape {
   readonly events: EventShape;
   /** With an idempotency key and request hash. */
   readonly keyed: boolean;
+  /** With a category to record on (or check against) the stream's metadata row. */
+  readonly categorized: boolean;
   /** Return full envelope rows (for inline projections) instead of positions. */
   readonly envelopes: boolean;
+  /**
+   * Shared empty headers and no causation or correlation id: those columns
+   * take their defaults and are not sent (fewer parameters to bind and parse).
+   */
+  readonly plain: boolean;
 }
 
 /** The named values an append statement may take. */
@@ -53,7 +68,7 @@ export interface AppendValues {
   headers: unknown;
   causation: unknown;
   correlation: unknown;
-  /** The category recorded on a stream that has none. */
+  /** The stream's category (categorized only). */
   category: string | null;
   /** The exact version required (`exact` only). */
   expected: number | null;
@@ -68,61 +83,112 @@ export interface AppendStatement {
   readonly names: readonly (keyof AppendValues)[];
 }
 
-function streamCte(context: StoreContext, shape: AppendShape): string {
-  const streams = context.table("streams");
-  const gate = `${appendLockSql(context)}${
-    shape.keyed
-      ? ` and not exists (select 1 from ${context.table("idempotency_keys")} where key = {key})`
-      : ""
-  }`;
-  const sameCategory = (existing: string, given: string) =>
-    `(${given} is null or ${existing}.category is null or ${existing}.category = ${given})`;
-  if (shape.check === "any" || shape.check === "create") {
-    const bump = shape.check === "any" ? "version = s.version + {count}" : "version = {count}";
-    const onlyEmpty = shape.check === "create" ? "s.version = 0 and " : "";
-    return `insert into ${streams} as s (stream_id, version, category)
-      select {stream}, {count}, {category}::text where ${gate}
-      on conflict (stream_id) do update
-        set ${bump}, updated_at = now(), category = coalesce(s.category, excluded.category)
-        where ${onlyEmpty}s.archived_at is null and ${sameCategory("s", "excluded.category")}
-      returning ${returned(shape)}`;
-  }
-  const version = shape.check === "exact" ? "s.version = {expected}::int" : "s.version > 0";
-  return `update ${streams} as s
-         set version = s.version + {count}, updated_at = now(),
-             category = coalesce(s.category, {category}::text)
-       where s.stream_id = {stream} and ${version} and s.archived_at is null
-         and ${sameCategory("s", "{category}::text")} and ${gate}
-      returning ${returned(shape)}`;
+/** The name of the unique index a racing writer of the same stream fails on. */
+export const STREAM_SEQ_CONSTRAINT = "events_stream_seq_unique";
+
+/** The check on `v.version` left for the insert (`create` and `exact` check in `v`). */
+function versionCheck(check: StreamCheck): string {
+  return check === "exists" ? " and v.version > 0" : "";
 }
 
 /**
- * What the stream CTE returns: the new version and, for batches, the shared
- * headers parsed once (a parameter cast in the event rows would be parsed
- * again for every row under a generic plan).
+ * The version the events are numbered from. `create` needs no read: its
+ * first event is version 1, and the unique index refuses it if the stream
+ * has events. `exact` only asks whether its version exists (a point probe);
+ * the index refuses the successor if it exists too. `any` and `exists` read
+ * the highest version (one backward probe).
  */
-function returned(shape: AppendShape): string {
-  return shape.events === "many" ? "version, {headers}::text::jsonb as headers" : "version";
+function versionSql(context: StoreContext, check: StreamCheck): string {
+  const events = context.table("events");
+  switch (check) {
+    case "create":
+      return "0";
+    case "exact":
+      return "{expected}::int";
+    case "any":
+    case "exists":
+      return `(select coalesce(max(stream_seq), 0) from ${events} where stream_id = {stream})`;
+  }
 }
 
-function eventRows(shape: AppendShape, tenant: string): string {
+/**
+ * The CTEs before the insert: `v` (lock, version) and, with a category,
+ * `meta`, which yields a row only when the category may be used.
+ */
+function streamCtes(context: StoreContext, shape: AppendShape): string {
+  // The lock is the WHERE of a FROM-less select: evaluated exactly once, before the insert
+  // draws its first position (as a filter of the index scan it would run only on a hit).
+  const exists = shape.check === "exact"
+    ? ` and exists (select 1 from ${
+      context.table("events")
+    } where stream_id = {stream} and stream_seq = {expected}::int)`
+    : "";
+  const v = `v as (
+      select ${versionSql(context, shape.check)} as version${
+    shape.events === "many" && !shape.plain ? ", {headers}::text::jsonb as headers" : ""
+  }
+       where ${appendLockSql(context)}${exists})`;
+  if (!shape.categorized) return `with ${v}`;
+  const streams = context.table("streams");
+  return `with ${v}, meta as (
+      insert into ${streams} as s (stream_id, category)
+      select {stream}, {category}::text from v where true${versionCheck(shape.check)}${
+    keyUnused(context, shape)
+  }
+      on conflict (stream_id) do update set category = coalesce(s.category, excluded.category)
+        where s.archived_at is null and (s.category is null or s.category = excluded.category)
+      returning 1)`;
+}
+
+/**
+ * The condition every inserted row meets: the expected version, a key not
+ * used before and, unless the `meta` CTE already checked it, a stream that is
+ * not archived.
+ */
+function admitted(context: StoreContext, shape: AppendShape): string {
+  const archived = shape.categorized ? "" : ` and not exists (
+         select 1 from ${context.table("streams")}
+          where stream_id = {stream} and archived_at is not null)`;
+  return `true${versionCheck(shape.check)}${archived}${keyUnused(context, shape)}`;
+}
+
+function keyUnused(context: StoreContext, shape: AppendShape): string {
+  return shape.keyed
+    ? ` and not exists (select 1 from ${context.table("idempotency_keys")} where key = {key})`
+    : "";
+}
+
+/** The inserted columns after `stream_id, stream_seq, type, data, event_version`. */
+function extraColumns(shape: AppendShape): string {
+  return shape.plain ? "tenant_id" : "headers, causation_id, correlation_id, tenant_id";
+}
+
+function eventRows(context: StoreContext, shape: AppendShape, tenant: string): string {
+  const from = shape.categorized ? "v, meta" : "v";
+  const where = admitted(context, shape);
   switch (shape.events) {
     case "one":
-      return `select {stream}, stream.version, {types}::text, {datas}::text::jsonb, {versions}::int,
-                     {headers}::text::jsonb, {causation}::text, {correlation}::text, ${tenant}
-                from stream`;
+      return `select {stream}, v.version + 1, {types}::text, {datas}::text::jsonb, {versions}::int,
+                     ${
+        shape.plain ? "" : "{headers}::text::jsonb, {causation}::text, {correlation}::text, "
+      }${tenant}
+                from ${from} where ${where}`;
     case "many":
-      return `select {stream}, stream.version - {count} + e.ord, e.type, e.data::jsonb, e.version,
-                     stream.headers, {causation}::text, {correlation}::text, ${tenant}
-                from stream, unnest({types}::text[], {datas}::text[], {versions}::int[])
+      return `select {stream}, v.version + e.ord, e.type, e.data::jsonb, e.version,
+                     ${
+        shape.plain ? "" : "v.headers, {causation}::text, {correlation}::text, "
+      }${tenant}
+                from ${from}, unnest({types}::text[], {datas}::text[], {versions}::int[])
                      with ordinality as e(type, data, version, ord)
+               where ${where}
                order by e.ord`;
     case "mixed":
-      return `select {stream}, stream.version - {count} + e.ord, e.type, e.data::jsonb, e.version,
+      return `select {stream}, v.version + e.ord, e.type, e.data::jsonb, e.version,
                      e.headers::jsonb, e.causation, e.correlation, ${tenant}
-                from stream, unnest({types}::text[], {datas}::text[], {versions}::int[],
+                from ${from}, unnest({types}::text[], {datas}::text[], {versions}::int[],
                                     {headers}::text[], {causation}::text[], {correlation}::text[])
                      with ordinality as e(type, data, version, headers, causation, correlation, ord)
+               where ${where}
                order by e.ord`;
   }
 }
@@ -177,17 +243,14 @@ export function buildAppendSql(context: StoreContext, shape: AppendShape): Appen
   const tenant = context.tenant === null ? "null::text" : `'${context.tenant}'::text`;
   const insert = (returning: string) =>
     `insert into ${context.table("events")}
-      (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
-       tenant_id)
-    ${eventRows(shape, tenant)}
+      (stream_id, stream_seq, type, data, event_version, ${extraColumns(shape)})
+    ${eventRows(context, shape, tenant)}
     returning ${returning}`;
-  const stream = `with stream as (${streamCte(context, shape)})`;
+  const ctes = streamCtes(context, shape);
   if (!shape.keyed && !shape.envelopes && shape.events === "one") {
-    return number(
-      `${stream}\n${insert("global_seq as first, stream_seq as version")}`,
-    );
+    return number(`${ctes}\n${insert("global_seq as first, stream_seq as version")}`);
   }
-  const written = `${stream}, written as (${
+  const written = `${ctes}, written as (${
     insert(shape.envelopes ? ENVELOPE_COLUMNS : "global_seq, stream_seq")
   })`;
   const kept = shape.keyed
@@ -215,7 +278,8 @@ const cache = new WeakMap<StoreContext, Map<string, AppendStatement>>();
 export function appendStatement(context: StoreContext, shape: AppendShape): AppendStatement {
   let statements = cache.get(context);
   if (!statements) cache.set(context, statements = new Map());
-  const key = `${shape.check}/${shape.events}/${shape.keyed}/${shape.envelopes}`;
+  const key =
+    `${shape.check}/${shape.events}/${shape.keyed}/${shape.categorized}/${shape.envelopes}/${shape.plain}`;
   let statement = statements.get(key);
   if (!statement) statements.set(key, statement = buildAppendSql(context, shape));
   return statement;

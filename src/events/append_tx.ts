@@ -5,40 +5,19 @@
  * @module
  */
 import { quoteIdent } from "../db/identifiers.ts";
-import type { Queryable, Tx } from "../db/executor.ts";
+import type { Tx } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 import type { Projection } from "../projections/projection.ts";
 import {
   type AppendResult,
+  lockStream,
   type PreparedAppend,
   resultOf,
   runAppend,
   writeAppend,
 } from "./append.ts";
 import { type EventRow, toEnvelope } from "./envelope.ts";
-import { lockNamespace } from "./watermark.ts";
-
-/**
- * Takes the transaction-level advisory lock of a stream: concurrent holders
- * of the same stream's lock queue until the holder's transaction ends. The
- * two-key form (`objsubid = 2`) never collides with the watermark's locks.
- *
- * SQL: `select pg_advisory_xact_lock($namespace, hashtext($streamId))`.
- *
- * @param tx The transaction.
- * @param context The store context.
- * @param streamId The stream.
- */
-export async function lockStream(
-  tx: Queryable,
-  context: StoreContext,
-  streamId: string,
-): Promise<void> {
-  await tx.query("select pg_advisory_xact_lock($1::int, hashtext($2::text))::text as locked", [
-    lockNamespace(context.schema),
-    streamId,
-  ]);
-}
+import { isContended } from "./append_errors.ts";
 
 /**
  * The inline projections that handle at least one of the given event types.
@@ -60,7 +39,8 @@ export function inlineProjectionsFor(
 }
 
 /**
- * Runs an append inside `tx`: the stream's advisory lock when asked, the
+ * Runs an append inside `tx`: the stream's advisory lock when asked (or when
+ * the stream is contended, see {@linkcode isContended}), the
  * append statement, then every matching inline projection, each event in
  * order. A failing projection rejects with its own error; the caller's
  * transaction then rolls back and nothing is written.
@@ -77,7 +57,9 @@ export async function appendInTransaction(
   prepared: PreparedAppend,
   options: { advisoryLock: boolean },
 ): Promise<AppendResult> {
-  if (options.advisoryLock) await lockStream(tx, context, prepared.streamId);
+  if (options.advisoryLock || isContended(context, prepared.streamId)) {
+    await lockStream(tx, context, prepared.streamId);
+  }
   const projections = inlineProjectionsFor(context, prepared.types);
   if (projections.length === 0) return runAppend(tx, context, prepared);
   // Handlers write unqualified read-model tables: the store's schema, for this transaction only

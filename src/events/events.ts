@@ -9,7 +9,8 @@ import { assertUuid } from "../ids.ts";
 import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
 import type { EventEnvelope } from "./envelope.ts";
-import { type AppendOptions, type AppendResult, prepareAppend, runAppend } from "./append.ts";
+import { appendOnPool, type AppendOptions, type AppendResult, prepareAppend } from "./append.ts";
+import { retryingRaces } from "./append_errors.ts";
 import { appendCombined, isCombinable } from "./append_combiner.ts";
 import { appendInTransaction, inlineProjectionsFor } from "./append_tx.ts";
 import { AppendBuilder } from "./builder.ts";
@@ -63,10 +64,12 @@ export class Events {
    * same expectation cannot both win). With inline projections for these event
    * types, or advisory locks, the append runs in a transaction with them.
    *
-   * SQL (`Expected.exact`, one event): `with stream as (update streams set version =
-   * version + 1 … where stream_id = $1 and version = $n and archived_at is null and
-   * <watermark lock> returning version) insert into events … select … from stream
-   * returning global_seq, stream_seq` (batches return one row: first and last position).
+   * SQL (`Expected.exact`, one event): `with v as (select coalesce(max(stream_seq), 0) as
+   * version from events where stream_id = $1 and <watermark lock>) insert into events …
+   * select $1, v.version + 1, … from v where v.version = $n and <not archived> returning
+   * global_seq, stream_seq` (batches return one row: first and last position). A writer that
+   * read the same version fails on the `(stream_id, stream_seq)` unique index; for
+   * `Expected.any` and `Expected.streamExists` the append is then run again.
    *
    * @param streamId The stream (a UUID).
    * @param expected What the stream's version must be.
@@ -89,14 +92,15 @@ export class Events {
     const prepared = prepareAppend(context, streamId, expected, events, options);
     let result: AppendResult;
     if (this.#advisoryLocks || inlineProjectionsFor(context, prepared.types).length > 0) {
-      result = await context.executor.transaction(
-        (tx) => appendInTransaction(tx, context, prepared, { advisoryLock: this.#advisoryLocks }),
-        { searchPath: context.schema },
-      );
+      result = await retryingRaces(context, () =>
+        context.executor.transaction(
+          (tx) => appendInTransaction(tx, context, prepared, { advisoryLock: this.#advisoryLocks }),
+          { searchPath: context.schema },
+        ));
     } else if (isCombinable(prepared)) {
       result = await instrumentAppend(() => appendCombined(context, prepared));
     } else {
-      result = await instrumentAppend(() => runAppend(context.executor, context, prepared));
+      result = await instrumentAppend(() => appendOnPool(context, prepared));
     }
     notifyAppended(context);
     return result;
@@ -118,16 +122,18 @@ export class Events {
   /**
    * The stream's current version.
    *
-   * SQL: `select version from streams where stream_id = $1`.
+   * SQL: `select coalesce(max(stream_seq), 0) from events where stream_id = $1` (one probe of
+   * the `(stream_id, stream_seq)` index).
    *
    * @param streamId The stream.
-   * @returns The version; 0 when the stream does not exist (or only has an alias).
+   * @returns The version (its highest `streamSeq`); 0 when the stream has no events.
    * @throws {TypeError} For a malformed stream id.
    */
   async streamVersion(streamId: string): Promise<number> {
     assertUuid(streamId, "stream id");
     const [row] = await this.#context.executor.query<{ version: number }>(
-      `select version from ${this.#context.table("streams")} where stream_id = $1`,
+      `select coalesce(max(stream_seq), 0) as version from ${this.#context.table("events")}
+        where stream_id = $1`,
       [streamId],
     );
     return row?.version ?? 0;

@@ -58,10 +58,13 @@ class Notifier {
     this.#lastSentAt = performance.now();
     const payloads = [...this.#pending];
     this.#pending.clear();
-    const sent = this.#executor.query("select pg_notify($1, p) from unnest($2::text[]) as p", [
-      eventsChannel,
-      payloads,
-    ]).then(() => {}, () => {}); // a lost hint is covered by the listeners' polling
+    const sent = this.#executor.query(
+      "select set_config('synchronous_commit', 'off', true), pg_notify($1, p) from unnest($2::text[]) as p",
+      [
+        eventsChannel,
+        payloads,
+      ],
+    ).then(() => {}, () => {}); // a lost hint is covered by the listeners' polling
     this.#inFlight = Promise.all([this.#inFlight, sent]).then(() => {});
   }
 

@@ -240,12 +240,14 @@ export class Snapshotter {
     const rows = await executor.query<{ stream_id: string }>(
       `select a.stream_id
          from ${table("aggregate_streams")} a
-         join ${table("streams")} s on s.stream_id = a.stream_id
          left join ${table("snapshots")} p
            on p.stream_id = a.stream_id and p.aggregate = a.aggregate and p.schema_version = $2
         where a.aggregate = $1 and ($3::uuid is null or a.stream_id > $3::uuid)
-          and a.registered_at <= $4::text::timestamptz and s.archived_at is null
-          and s.version - coalesce(p.stream_version, 0) >= $5
+          and a.registered_at <= $4::text::timestamptz
+          and not exists (select 1 from ${table("streams")} s
+                           where s.stream_id = a.stream_id and s.archived_at is not null)
+          and (select coalesce(max(stream_seq), 0) from ${table("events")} e
+                where e.stream_id = a.stream_id) - coalesce(p.stream_version, 0) >= $5
         order by a.stream_id
         limit $6`,
       [

@@ -11,7 +11,7 @@ import { isUuid } from "../ids.ts";
 export interface StreamInfo {
   /** The stream's id. */
   readonly streamId: string;
-  /** Its version: the number of events appended (0 when it only has an alias). */
+  /** Its version: its newest event's `streamSeq` (0 when it only has an alias or metadata). */
   readonly version: number;
   /** Its category (the part of its alias before `:`, or given on the first append). */
   readonly category: string | null;
@@ -75,9 +75,10 @@ export class Streams {
 
   /**
    * The stream id of an alias, created on first use. Concurrent first calls
-   * (from any connection or process) agree on one id. A new alias also records
-   * its stream's category (the part before the first `:`) on a stream row of
-   * version 0, which the first append (`Expected.noStream` included) takes over.
+   * (from any connection or process) agree on one id. A new alias with a
+   * category (the part before the first `:`) also records it on the stream's
+   * metadata row; the stream has version 0 until its first append
+   * (`Expected.noStream` included).
    *
    * SQL: `select stream_id from stream_aliases where alias = $1`; when absent,
    * `insert into stream_aliases … on conflict (alias) do update set alias = excluded.alias
@@ -98,8 +99,8 @@ export class Streams {
          on conflict (alias) do update set alias = excluded.alias
          returning stream_id
        ), stream as (
-         insert into ${table("streams")} (stream_id, version, category)
-         select stream_id, 0, $3 from alias
+         insert into ${table("streams")} (stream_id, category)
+         select stream_id, $3 from alias where $3::text is not null
          on conflict (stream_id) do nothing
        )
        select stream_id from alias`,
@@ -139,6 +140,11 @@ export class Streams {
     return id ? await this.#describeId(id) : null;
   }
 
+  /**
+   * A stream is known when it has events, a metadata row or an alias. Its
+   * version and last change come from its newest event, its creation from the
+   * earliest of its first event, metadata row and aliases.
+   */
   async #describeId(streamId: string): Promise<StreamInfo | null> {
     const { executor, table } = this.#context;
     const [row] = await executor.query<{
@@ -149,11 +155,23 @@ export class Streams {
       created_at: Date;
       updated_at: Date;
     }>(
-      `select s.version, s.category, s.archived_at is not null as archived, s.created_at,
-              s.updated_at,
-              array(select alias from ${table("stream_aliases")} a
-                     where a.stream_id = s.stream_id order by alias) as aliases
-         from ${table("streams")} s where s.stream_id = $1`,
+      `select coalesce(last.stream_seq, 0) as version, s.category,
+              s.archived_at is not null as archived, a.aliases,
+              least(first.created_at, s.created_at, a.created_at) as created_at,
+              coalesce(last.created_at, least(s.created_at, a.created_at)) as updated_at
+         from (select $1::uuid as stream_id) as id
+         left join ${table("streams")} s on s.stream_id = id.stream_id
+         left join lateral (
+           select stream_seq, created_at from ${table("events")}
+            where stream_id = id.stream_id order by stream_seq desc limit 1) last on true
+         left join lateral (
+           select created_at from ${table("events")}
+            where stream_id = id.stream_id order by stream_seq limit 1) first on true
+         cross join lateral (
+           select coalesce(array_agg(alias order by alias), '{}') as aliases,
+                  min(created_at) as created_at
+             from ${table("stream_aliases")} where stream_id = id.stream_id) a
+        where last.stream_seq is not null or s.stream_id is not null or a.created_at is not null`,
       [streamId],
     );
     if (!row) return null;

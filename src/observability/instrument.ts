@@ -3,6 +3,10 @@
  * histogram and the operation's counters. Storage code wraps its work in
  * these, e.g. `return instrumentAppend(() => runAppend(…))`.
  *
+ * Each wrapper is one promise reaction around the work (a leaf span, see
+ * `withLeafSpan`), not a stack of async functions: on a single-event append
+ * the nested form cost about 5 % of the append's latency.
+ *
  * @module
  */
 import { isRillflowError } from "../errors.ts";
@@ -14,8 +18,10 @@ import {
   recordDocumentRead,
   recordDocumentWrite,
 } from "./metrics.ts";
-import { withSpan } from "./tracing.ts";
+import { withLeafSpan } from "./tracing.ts";
 import type { Attributes } from "@opentelemetry/api";
+
+const DB_SYSTEM = { "db.system": "postgresql" } as const;
 
 /**
  * Times and traces a database operation (span `rillflow.<operation>`,
@@ -24,24 +30,29 @@ import type { Attributes } from "@opentelemetry/api";
  * @param operation The operation label (`document_query`, `read_all`, …).
  * @param attributes Extra span attributes.
  * @param work The operation.
+ * @param settled Called with the outcome (for the operation's counters).
  * @returns What `work` returned.
  */
-export async function instrumentQuery<T>(
+export function instrumentQuery<T>(
   operation: string,
   attributes: Attributes,
   work: () => Promise<T>,
+  settled?: (result: T | undefined, error: unknown) => void,
 ): Promise<T> {
   const started = performance.now();
-  try {
-    return await withSpan(
-      `rillflow.${operation}`,
-      { "db.system": "postgresql", ...attributes },
-      work,
-    );
-  } finally {
-    observeQuery(operation, (performance.now() - started) / 1000);
-  }
+  return withLeafSpan(
+    `rillflow.${operation}`,
+    attributes === NO_ATTRIBUTES ? DB_SYSTEM : { ...DB_SYSTEM, ...attributes },
+    work,
+    (result, error) => {
+      observeQuery(operation, (performance.now() - started) / 1000);
+      settled?.(result, error);
+    },
+  );
 }
+
+/** Pass as `attributes` when there are none beyond `db.system` (no object is built). */
+export const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
 /**
  * Instruments an append: span `rillflow.append`, appended events, conflicts.
@@ -49,17 +60,13 @@ export async function instrumentQuery<T>(
  * @param work The append.
  * @returns What `work` returned.
  */
-export async function instrumentAppend<T extends { readonly globalSeqs: readonly number[] }>(
+export function instrumentAppend<T extends { readonly globalSeqs: readonly number[] }>(
   work: () => Promise<T>,
 ): Promise<T> {
-  try {
-    const result = await instrumentQuery("append", {}, work);
-    recordAppend(result.globalSeqs.length);
-    return result;
-  } catch (error) {
-    if (isRillflowError(error, "CONCURRENCY_CONFLICT")) recordAppendConflict();
-    throw error;
-  }
+  return instrumentQuery("append", NO_ATTRIBUTES, work, (result, error) => {
+    if (result) recordAppend(result.globalSeqs.length);
+    else if (isRillflowError(error, "CONCURRENCY_CONFLICT")) recordAppendConflict();
+  });
 }
 
 /**
@@ -69,22 +76,21 @@ export async function instrumentAppend<T extends { readonly globalSeqs: readonly
  * @param work The write.
  * @returns What `work` returned.
  */
-export async function instrumentDocumentWrite<T>(
+export function instrumentDocumentWrite<T>(
   collection: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  try {
-    const result = await instrumentQuery(
-      "document_write",
-      { "db.collection.name": collection },
-      work,
-    );
-    recordDocumentWrite(collection);
-    return result;
-  } catch (error) {
-    if (isRillflowError(error, "DOCUMENT_VERSION_CONFLICT")) recordDocumentConflict(collection);
-    throw error;
-  }
+  return instrumentQuery(
+    "document_write",
+    { "db.collection.name": collection },
+    work,
+    (_, error) => {
+      if (error === undefined) recordDocumentWrite(collection);
+      else if (isRillflowError(error, "DOCUMENT_VERSION_CONFLICT")) {
+        recordDocumentConflict(collection);
+      }
+    },
+  );
 }
 
 /**
@@ -94,11 +100,16 @@ export async function instrumentDocumentWrite<T>(
  * @param work The read.
  * @returns What `work` returned.
  */
-export async function instrumentDocumentRead<T>(
+export function instrumentDocumentRead<T>(
   collection: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  const result = await instrumentQuery("document_read", { "db.collection.name": collection }, work);
-  recordDocumentRead(collection);
-  return result;
+  return instrumentQuery(
+    "document_read",
+    { "db.collection.name": collection },
+    work,
+    (_, error) => {
+      if (error === undefined) recordDocumentRead(collection);
+    },
+  );
 }

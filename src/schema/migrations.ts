@@ -6,6 +6,8 @@
  */
 import init from "../../sql/0001_init.sql" with { type: "text" };
 import initDown from "../../sql/0001_init.down.sql" with { type: "text" };
+import streamVersions from "../../sql/0002_stream_versions.sql" with { type: "text" };
+import streamVersionsDown from "../../sql/0002_stream_versions.down.sql" with { type: "text" };
 
 /** One versioned migration: forward and backward DDL, schema-unqualified. */
 export interface Migration {
@@ -22,6 +24,7 @@ export interface Migration {
 /** Every migration, in version order. Add new files here. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "init", up: init, down: initDown },
+  { version: 2, name: "stream_versions", up: streamVersions, down: streamVersionsDown },
 ];
 
 /**
