@@ -1,9 +1,10 @@
 /**
  * Combines concurrent `Expected.any` appends to one stream into one statement.
  *
- * Appends to one stream serialise on its row, which each writer holds until
- * its commit is durable: N writers of one stream commit one after another,
- * whatever the pool size. While one append of a stream is in flight, this
+ * Appends to one stream serialise on the unique index entry of its next
+ * version, which each writer holds until its commit is durable: N writers of
+ * one stream commit one after another, whatever the pool size, and the ones
+ * that read the same version lose the race and run again. While one append of a stream is in flight, this
  * process queues the next `Expected.any` appends to that stream and sends them
  * together, as ONE statement, when it returns: each caller still gets its own
  * contiguous stream versions and positions. Only appends that cannot fail for
