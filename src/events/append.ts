@@ -29,13 +29,10 @@ import { type EventRow } from "./envelope.ts";
 import {
   diagnoseEmptyAppend,
   idempotencyConflict,
-  isContended,
   lostRace,
   requestHash,
-  retryingRaces,
 } from "./append_errors.ts";
 import { validateEventData } from "./event_schemas.ts";
-import { lockNamespace } from "./watermark.ts";
 
 /** Options of an append. */
 export interface AppendOptions {
@@ -233,7 +230,7 @@ function valuesOf(
  * @throws {RillflowError} `CONCURRENCY_CONFLICT`, `STREAM_ARCHIVED`, `IDEMPOTENCY_CONFLICT`,
  *   `INVALID_INPUT` (a category other than the stream's); a lost race (another writer took
  *   the stream's next version after this statement read it) is a `CONCURRENCY_CONFLICT` that
- *   {@linkcode retryingRaces} retries or completes.
+ *   `retryingRaces` retries or completes.
  */
 export function executeAppend<R>(
   db: Queryable,
@@ -314,54 +311,6 @@ export function runAppend(
 ): Promise<AppendResult> {
   return writeAppend<PositionsRow>(db, context, prepared).then((rows) =>
     resultOfPositions(rows[0]!)
-  );
-}
-
-/**
- * Takes the transaction-level advisory lock of a stream: concurrent holders
- * of the same stream's lock queue until the holder's transaction ends. The
- * two-key form (`objsubid = 2`) never collides with the watermark's locks.
- *
- * SQL: `select pg_advisory_xact_lock($namespace, hashtext($streamId))`.
- *
- * @param tx The transaction.
- * @param context The store context.
- * @param streamId The stream.
- */
-export async function lockStream(
-  tx: Queryable,
-  context: StoreContext,
-  streamId: string,
-): Promise<void> {
-  await tx.query("select pg_advisory_xact_lock($1::int, hashtext($2::text))::text as locked", [
-    lockNamespace(context.schema),
-    streamId,
-  ]);
-}
-
-/**
- * Runs a prepared append as one statement on the pool, again if it lost a race
- * its expectation allows to retry (see {@linkcode retryingRaces}); on a
- * contended stream, in a transaction behind the stream's advisory lock.
- *
- * @param context The store context.
- * @param prepared From {@linkcode prepareAppend}.
- * @returns The new stream version and global positions.
- * @throws {RillflowError} As {@linkcode runAppend}.
- */
-export function appendOnPool(
-  context: StoreContext,
-  prepared: PreparedAppend,
-): Promise<AppendResult> {
-  return retryingRaces(
-    context,
-    () =>
-      isContended(context, prepared.streamId)
-        ? context.executor.transaction(async (tx) => {
-          await lockStream(tx, context, prepared.streamId);
-          return await runAppend(tx, context, prepared);
-        })
-        : runAppend(context.executor, context, prepared),
   );
 }
 

@@ -4,8 +4,8 @@
  * Appends to one stream serialise on the unique index entry of its next
  * version, which each writer holds until its commit is durable: N writers of
  * one stream commit one after another, whatever the pool size, and the ones
- * that read the same version lose the race and run again. While one append of a stream is in flight, this
- * process queues the next `Expected.any` appends to that stream and sends them
+ * that read the same version lose the race and run again. While one append
+ * of a stream is in flight, this process queues the next `Expected.any` appends to that stream and sends them
  * together, as ONE statement, when it returns: each caller still gets its own
  * contiguous stream versions and positions. Only appends that cannot fail for
  * a reason of their own are combined (`Expected.any`, no idempotency key, no
@@ -20,8 +20,8 @@ import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { Expected } from "./expected.ts";
 import type { PositionsRow } from "./append_sql.ts";
+import { appendOnPool } from "./append_tx.ts";
 import {
-  appendOnPool,
   type AppendResult,
   executeAppend,
   type PreparedAppend,

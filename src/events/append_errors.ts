@@ -11,6 +11,7 @@ import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { describeExpected } from "./expected.ts";
 import type { PreparedAppend } from "./append.ts";
+import { readStreamVersion } from "./reads.ts";
 
 interface DiagnosisRow {
   version: number | null;
@@ -140,14 +141,23 @@ export async function diagnoseEmptyAppend(
       { details: { streamId, category: row.category, given: prepared.category } },
     );
   }
-  const actual = row?.version ?? 0;
-  const kind = prepared.expected;
+  return versionConflict(prepared, row?.version ?? 0);
+}
+
+/** `details.expected` of a conflict: the version number, or the kind's name. */
+function expectedDetail({ expected }: PreparedAppend): number | string {
+  return expected.kind === "exact" ? expected.version : expected.kind;
+}
+
+/** The `CONCURRENCY_CONFLICT` of an append that found the stream at `actual`. */
+function versionConflict(prepared: PreparedAppend, actual: number, cause?: unknown): RillflowError {
+  const { streamId, expected } = prepared;
   return new RillflowError(
     "CONCURRENCY_CONFLICT",
     `Cannot append to stream "${streamId}": expected ${
-      describeExpected(kind)
+      describeExpected(expected)
     } but found version ${actual}`,
-    { details: { streamId, expected: kind.kind === "exact" ? kind.version : kind.kind, actual } },
+    { cause, details: { streamId, expected: expectedDetail(prepared), actual } },
   );
 }
 
@@ -191,27 +201,20 @@ const races = new WeakMap<object, PreparedAppend>();
  * `(stream_id, stream_seq)` unique index: the version it was to write exists,
  * because another writer inserted it after this statement read the stream (a
  * lost race), or because the stream already had it (`Expected.noStream` and
- * `Expected.exact` do not read the version first). Nothing of this statement was written; inside a transaction, the
- * transaction is aborted. {@linkcode retryingRaces} tells it apart.
+ * `Expected.exact` do not read the version first). Nothing of this statement
+ * was written; inside a transaction, the transaction is aborted.
+ * {@linkcode retryingRaces} tells it apart.
  *
  * @param prepared The append that lost.
  * @param cause The unique violation.
  * @returns A retryable `CONCURRENCY_CONFLICT` (its `actual` is not known yet).
  */
 export function lostRace(prepared: PreparedAppend, cause: unknown): RillflowError {
-  const { streamId, expected } = prepared;
+  const { streamId } = prepared;
   const error = new RillflowError(
     "CONCURRENCY_CONFLICT",
-    `Cannot append to stream "${streamId}": another writer appended to it concurrently`,
-    {
-      cause,
-      retryable: true,
-      details: {
-        streamId,
-        expected: expected.kind === "exact" ? expected.version : expected.kind,
-        actual: null,
-      },
-    },
+    `Cannot append to stream "${streamId}": the version it was to write exists`,
+    { cause, details: { streamId, expected: expectedDetail(prepared), actual: null } },
   );
   races.set(error, prepared);
   return error;
@@ -269,25 +272,7 @@ async function conflictAfterRace(
   prepared: PreparedAppend,
   race: RillflowError,
 ): Promise<RillflowError> {
-  const [row] = await context.executor.query<{ version: number }>(
-    `select coalesce(max(stream_seq), 0) as version from ${context.table("events")}
-      where stream_id = $1`,
-    [prepared.streamId],
-  ).catch(() => [undefined]);
-  if (row === undefined) return race;
-  const { streamId, expected } = prepared;
-  return new RillflowError(
-    "CONCURRENCY_CONFLICT",
-    `Cannot append to stream "${streamId}": expected ${
-      describeExpected(expected)
-    } but found version ${row.version}`,
-    {
-      cause: race.cause,
-      details: {
-        streamId,
-        expected: expected.kind === "exact" ? expected.version : expected.kind,
-        actual: row.version,
-      },
-    },
-  );
+  const actual = await readStreamVersion(context.executor, context, prepared.streamId)
+    .catch(() => undefined);
+  return actual === undefined ? race : versionConflict(prepared, actual, race.cause);
 }

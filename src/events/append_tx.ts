@@ -5,19 +5,41 @@
  * @module
  */
 import { quoteIdent } from "../db/identifiers.ts";
-import type { Tx } from "../db/executor.ts";
+import type { Queryable, Tx } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 import type { Projection } from "../projections/projection.ts";
 import {
   type AppendResult,
-  lockStream,
   type PreparedAppend,
   resultOf,
   runAppend,
   writeAppend,
 } from "./append.ts";
 import { type EventRow, toEnvelope } from "./envelope.ts";
-import { isContended } from "./append_errors.ts";
+import { isContended, retryingRaces } from "./append_errors.ts";
+import { lockNamespace } from "./watermark.ts";
+
+/**
+ * Takes the transaction-level advisory lock of a stream: concurrent holders
+ * of the same stream's lock queue until the holder's transaction ends. The
+ * two-key form (`objsubid = 2`) never collides with the watermark's locks.
+ *
+ * SQL: `select pg_advisory_xact_lock($namespace, hashtext($streamId))`.
+ *
+ * @param tx The transaction.
+ * @param context The store context.
+ * @param streamId The stream.
+ */
+export async function lockStream(
+  tx: Queryable,
+  context: StoreContext,
+  streamId: string,
+): Promise<void> {
+  await tx.query("select pg_advisory_xact_lock($1::int, hashtext($2::text))::text as locked", [
+    lockNamespace(context.schema),
+    streamId,
+  ]);
+}
 
 /**
  * The inline projections that handle at least one of the given event types.
@@ -75,4 +97,30 @@ export async function appendInTransaction(
     }
   }
   return resultOf(rows);
+}
+
+/**
+ * Runs an append without inline projections on the pool: one statement, run
+ * again if it lost a race its expectation allows to retry (see
+ * {@linkcode retryingRaces}); on a contended stream, a transaction that
+ * takes the stream's advisory lock first (see {@linkcode appendInTransaction}).
+ *
+ * @param context The store context.
+ * @param prepared The append.
+ * @returns The new stream version and global positions.
+ * @throws {RillflowError} As `runAppend`.
+ */
+export function appendOnPool(
+  context: StoreContext,
+  prepared: PreparedAppend,
+): Promise<AppendResult> {
+  return retryingRaces(
+    context,
+    () =>
+      isContended(context, prepared.streamId)
+        ? context.executor.transaction((tx) =>
+          appendInTransaction(tx, context, prepared, { advisoryLock: true })
+        )
+        : runAppend(context.executor, context, prepared),
+  );
 }

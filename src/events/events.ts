@@ -9,10 +9,10 @@ import { assertUuid } from "../ids.ts";
 import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
 import type { EventEnvelope } from "./envelope.ts";
-import { appendOnPool, type AppendOptions, type AppendResult, prepareAppend } from "./append.ts";
+import { type AppendOptions, type AppendResult, prepareAppend } from "./append.ts";
 import { retryingRaces } from "./append_errors.ts";
 import { appendCombined, isCombinable } from "./append_combiner.ts";
-import { appendInTransaction, inlineProjectionsFor } from "./append_tx.ts";
+import { appendInTransaction, appendOnPool, inlineProjectionsFor } from "./append_tx.ts";
 import { AppendBuilder } from "./builder.ts";
 import { notifyAppended } from "./notify.ts";
 import {
@@ -24,6 +24,7 @@ import {
   type ReadAllOptions,
   readStreamEvents,
   type ReadStreamOptions,
+  readStreamVersion,
 } from "./reads.ts";
 import { readWatermark, type Watermark } from "./watermark.ts";
 import { instrumentAppend } from "../observability/instrument.ts";
@@ -131,12 +132,7 @@ export class Events {
    */
   async streamVersion(streamId: string): Promise<number> {
     assertUuid(streamId, "stream id");
-    const [row] = await this.#context.executor.query<{ version: number }>(
-      `select coalesce(max(stream_seq), 0) as version from ${this.#context.table("events")}
-        where stream_id = $1`,
-      [streamId],
-    );
-    return row?.version ?? 0;
+    return await readStreamVersion(this.#context.executor, this.#context, streamId);
   }
 
   /**

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Queryable } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 import { assertUuid } from "../ids.ts";
 import { ENVELOPE_SELECT, type EventEnvelope } from "./envelope.ts";
@@ -75,6 +76,30 @@ function assertEventTypes(types: unknown): asserts types is string[] | undefined
   ) {
     throw new TypeError("eventTypes must be an array of strings");
   }
+}
+
+/**
+ * A stream's version: its highest `stream_seq`, 0 without events.
+ *
+ * SQL: `select coalesce(max(stream_seq), 0) from events where stream_id = $1` (one probe of the
+ * `(stream_id, stream_seq)` index).
+ *
+ * @param db Where to read.
+ * @param context The store context.
+ * @param streamId The stream.
+ * @returns The version.
+ */
+export async function readStreamVersion(
+  db: Queryable,
+  context: StoreContext,
+  streamId: string,
+): Promise<number> {
+  const [row] = await db.query<{ version: number }>(
+    `select coalesce(max(stream_seq), 0) as version from ${context.table("events")}
+      where stream_id = $1`,
+    [streamId],
+  );
+  return row!.version;
 }
 
 /**
