@@ -40,3 +40,11 @@ export function countingEvents(store: Store): { events: Events; stats: QueryStat
   });
   return { events: new Events(new StoreContext(executor, base.schema, base.settings)), stats };
 }
+
+/**
+ * The statements counted, without the wake-up work an append does after it
+ * commits (the NOTIFY and the check whether anybody listens, see notify.ts).
+ */
+export function appendWork(stats: QueryStats): string[] {
+  return stats.texts.filter((t) => !t.includes("pg_notify") && !t.includes("pg_stat_activity"));
+}

@@ -22,6 +22,19 @@ export interface ListenTarget {
   readonly connectTimeoutMs: number;
 }
 
+let epoch = 0;
+
+/**
+ * Counts the LISTENs this process has established (first ones and
+ * re-established ones), so that a writer that found nobody listening knows to
+ * ask again.
+ *
+ * @returns The number of LISTENs established so far.
+ */
+export function listenEpoch(): number {
+  return epoch;
+}
+
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
@@ -77,6 +90,7 @@ export async function listenWithReconnect(
     client = current;
     try {
       await timeout(current.unsafe(statement), target.connectTimeoutMs);
+      epoch++;
     } catch (error) {
       if (client === current) client = null;
       current.end({ timeout: 0 }).catch(() => {});

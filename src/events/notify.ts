@@ -16,9 +16,21 @@
  * between commit and notify loses it, as does a dropped LISTEN connection.
  * Listeners must keep polling on a timer as well.
  *
+ * On a PostgreSQL server nothing is sent while nobody listens: at most once
+ * per {@linkcode LISTENERS_RECHECK_MS} a store asks `pg_stat_activity`
+ * whether some connection of the database last ran `LISTEN rillflow_events`
+ * (what every Rillflow listener's own connection runs, and nothing else) or
+ * hides its statement from us; while the answer is no, appends send nothing.
+ * A notification statement costs every writer about a tenth of a one-event
+ * append (bench/README.md), which write-only deployments and daemons that
+ * poll need not pay. A listener started in this process is noticed at once;
+ * one started elsewhere within the recheck interval, its first wake-up
+ * possibly a poll late. Embedded PGlite always notifies.
+ *
  * @module
  */
 import type { Executor } from "../db/executor.ts";
+import { listenEpoch } from "../db/postgres_listener.ts";
 import type { StoreContext } from "../_context.ts";
 
 /**
@@ -30,18 +42,59 @@ export const eventsChannel = "rillflow_events";
 /** At most one notification statement per this many milliseconds per store process. */
 export const NOTIFY_INTERVAL_MS = 10;
 
+/** How often a store asks the server again whether anybody listens. */
+export const LISTENERS_RECHECK_MS = 1_000;
+
+/**
+ * Whether a connection of the database may be listening on the channel: its
+ * last statement was that LISTEN, or we may not see its statements.
+ */
+const LISTENERS_SQL = `select exists (
+    select 1 from pg_stat_activity
+     where datname = current_database() and pid <> pg_backend_pid()
+       and (query ~* '^\\s*listen\\s+"?${eventsChannel}"?\\s*;?\\s*$'
+            or query = '<insufficient privilege>')) as listening`;
+
 class Notifier {
   readonly #executor: Executor;
   readonly #pending = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastSentAt = -Infinity;
   #inFlight: Promise<void> = Promise.resolve();
+  /** The last answer to "does anybody listen?" (PostgreSQL only), and when it was asked. */
+  #listening = true;
+  #checkedAt = -Infinity;
+  #checkedEpoch = -1;
+  #checking = false;
 
   constructor(executor: Executor) {
     this.#executor = executor;
   }
 
+  /** Nobody listened at the last check, which is recent and older than this process's listeners. */
+  #nobodyListens(): boolean {
+    if (this.#executor.kind !== "postgres") return false;
+    const fresh = performance.now() - this.#checkedAt < LISTENERS_RECHECK_MS &&
+      this.#checkedEpoch === listenEpoch();
+    if (!fresh && !this.#checking) this.#check();
+    return fresh && !this.#listening;
+  }
+
+  #check(): void {
+    this.#checking = true;
+    const epoch = listenEpoch();
+    this.#executor.query<{ listening: boolean }>(LISTENERS_SQL).then(
+      ([row]) => {
+        this.#listening = row?.listening !== false;
+        this.#checkedAt = performance.now();
+        this.#checkedEpoch = epoch;
+      },
+      () => {}, // unknown: keep notifying
+    ).finally(() => this.#checking = false);
+  }
+
   schedule(schema: string): void {
+    if (this.#nobodyListens()) return;
     this.#pending.add(schema);
     if (this.#timer !== undefined) return;
     const waitMs = this.#lastSentAt + NOTIFY_INTERVAL_MS - performance.now();
