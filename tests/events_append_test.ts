@@ -3,7 +3,7 @@ import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backen
 import { event, Expected, type Projection, RillflowError, type Store } from "../mod.ts";
 import { Store as StoreClass } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { countingEvents } from "./_counting.ts";
+import { appendWork, countingEvents } from "./_counting.ts";
 
 async function countEvents(store: Store): Promise<number> {
   const { executor, table } = contextOf(store);
@@ -460,3 +460,33 @@ testServer("a noStream append that loses a race reports the winner's version", a
     await dropSchemaAndClose(stores[0]!);
   }
 });
+
+testBoth(
+  "Expected.any guesses a new stream's first version and reads it when the stream has events",
+  async (store) => {
+    const existing = Array.from({ length: 30 }, () => crypto.randomUUID());
+    for (const s of existing) {
+      await store.events.append(s, Expected.noStream, [event("A", {}), event("B", {})]);
+    }
+    // A process that never wrote these streams (its own context, so its own guesses).
+    const { events, stats } = countingEvents(store);
+    const statements = async (s: string, version: number) => {
+      const before = appendWork(stats).length;
+      const result = await events.append(s, Expected.any, [event("C", {})]);
+      assertEquals(result.streamVersion, version);
+      return appendWork(stats).length - before;
+    };
+    const fresh = crypto.randomUUID();
+    assertEquals(await statements(fresh, 1), 1, "a new stream: one statement, no version read");
+    assert(appendWork(stats).at(-1)!.includes("on conflict"), "the guessed statement");
+    assertEquals(await statements(fresh, 2), 1, "a stream it wrote: the version is read at once");
+    assertEquals(await statements(existing[0]!, 3), 2, "a missed guess, then the version read");
+    assertEquals(await statements(existing[0]!, 4), 1, "now known");
+    // A process whose guesses keep missing stops guessing.
+    let doubled = 0;
+    for (const s of existing.slice(1)) if (await statements(s, 3) === 2) doubled++;
+    assert(doubled <= 4, `${doubled} of 29 appends to streams started elsewhere guessed in vain`);
+    const versions = await Promise.all(existing.map((s) => store.events.streamVersion(s)));
+    assertEquals(new Set(versions.slice(1)), new Set([3]));
+  },
+);

@@ -2,7 +2,12 @@ import { assert, assertEquals } from "./_assert.ts";
 import { testBoth, testServer } from "./_backends.ts";
 import { event, Expected, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { prepareAppend, type PreparedAppend, writeAppend } from "../src/events/append.ts";
+import {
+  prepareAppend,
+  type PreparedAppend,
+  writeAppend,
+  writeFirstGuess,
+} from "../src/events/append.ts";
 import { freshSchema } from "./_backends.ts";
 import { appendOutOfOrder, openAppend } from "./_out_of_order.ts";
 
@@ -108,7 +113,7 @@ testServer(
     const existing = crypto.randomUUID();
     await store.events.append(existing, Expected.noStream, [event("Seed", {})]);
     let version = 1;
-    const variants: Array<[string, () => PreparedAppend, boolean?]> = [
+    const variants: Array<[string, () => PreparedAppend, (boolean | "guess")?]> = [
       [
         "any, one event",
         () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
@@ -123,6 +128,11 @@ testServer(
           event("V", {}, { metadata: { m: 1 } }),
           event("V", {}),
         ])],
+      [
+        "any, guessed first version",
+        () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
+        "guess",
+      ],
       [
         "noStream",
         () => prepareAppend(context, crypto.randomUUID(), Expected.noStream, [event("V", {})]),
@@ -161,7 +171,9 @@ testServer(
         const gate = Promise.withResolvers<void>();
         const appended = Promise.withResolvers<number>();
         const committed = context.executor.transaction(async (tx) => {
-          const [row] = await writeAppend(tx, context, prepare(), envelopes ?? false);
+          const [row] = envelopes === "guess"
+            ? await writeFirstGuess(tx, context, prepare())
+            : await writeAppend(tx, context, prepare(), envelopes ?? false);
           appended.resolve("first" in row! ? row.first! : row!.global_seq);
           await gate.promise;
         });

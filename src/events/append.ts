@@ -248,7 +248,10 @@ export function executeAppend<R>(
       const first = rows[0] as PositionsRow | undefined;
       // A batch's positions row has a count (0: nothing written); a single event's has none.
       const written = shape.envelopes || !first ? rows.length : first.count ?? 1;
-      return written === 0 ? diagnosed(db, context, prepared, values.hash) : rows;
+      // A `first` guess that wrote nothing is not an error: the caller reads the version.
+      return written === 0 && shape.check !== "first"
+        ? diagnosed(db, context, prepared, values.hash)
+        : rows;
     },
     async (error) => {
       if (!(error instanceof RillflowError)) throw error;
@@ -312,6 +315,96 @@ export function runAppend(
   return writeAppend<PositionsRow>(db, context, prepared).then((rows) =>
     resultOfPositions(rows[0]!)
   );
+}
+
+/**
+ * What a store process learnt about guessing the next version of
+ * `Expected.any` appends: the streams it saw with events, and how often a
+ * guess missed lately.
+ */
+class FirstVersionGuesses {
+  /** Streams known to have events (bounded; forgetting one costs one wasted guess). */
+  readonly #known = new Set<string>();
+  /** Exponentially weighted share of recent guesses that missed. */
+  #missRate = 0;
+  #declined = 0;
+
+  worthTrying(prepared: PreparedAppend): boolean {
+    if (
+      prepared.expected.kind !== "any" || prepared.count !== 1 ||
+      prepared.idempotencyKey !== null || prepared.category !== null ||
+      this.#known.has(prepared.streamId)
+    ) return false;
+    // Mostly missing (appends to streams other processes started): read the version instead,
+    // guessing one append in 32 to notice when that changes.
+    return this.#missRate < MAX_MISS_RATE || ++this.#declined % 32 === 0;
+  }
+
+  guessed(streamId: string, hit: boolean): void {
+    this.#missRate = this.#missRate * 0.9 + (hit ? 0 : 0.1);
+    this.remember(streamId);
+  }
+
+  remember(streamId: string): void {
+    if (this.#known.size >= 10_000) this.#known.clear();
+    this.#known.add(streamId);
+  }
+}
+
+/** Above this share of missed guesses, `Expected.any` appends read the version first. */
+const MAX_MISS_RATE = 0.25;
+
+const guesses = new WeakMap<StoreContext, FirstVersionGuesses>();
+
+/**
+ * Runs a prepared append on the pool (outside any transaction). An
+ * `Expected.any` append of one event to a stream this process has not seen
+ * with events guesses that it starts the stream: version 1 with
+ * `ON CONFLICT DO NOTHING`, no version read. When the stream has events the
+ * guess writes nothing and the append runs again with the version read (two
+ * round trips); a process whose guesses mostly miss stops guessing.
+ *
+ * @param context The store context.
+ * @param prepared From {@linkcode prepareAppend}.
+ * @returns The new stream version and global positions.
+ * @throws {RillflowError} As {@linkcode runAppend}.
+ */
+export function runAppendOnPool(
+  context: StoreContext,
+  prepared: PreparedAppend,
+): Promise<AppendResult> {
+  let learnt = guesses.get(context);
+  if (!learnt) guesses.set(context, learnt = new FirstVersionGuesses());
+  const known = learnt;
+  const remembered = (result: AppendResult) => (known.remember(prepared.streamId), result);
+  if (!known.worthTrying(prepared)) {
+    return runAppend(context.executor, context, prepared).then(remembered);
+  }
+  return writeFirstGuess(context.executor, context, prepared).then((rows) => {
+    known.guessed(prepared.streamId, rows.length > 0);
+    return rows.length > 0
+      ? resultOfPositions(rows[0]!)
+      : runAppend(context.executor, context, prepared);
+  });
+}
+
+/**
+ * Runs a one-event, unkeyed, uncategorized append as its stream's first
+ * event (version 1) with `ON CONFLICT DO NOTHING`: no row back when the
+ * stream has events.
+ *
+ * @param db Where to run.
+ * @param context The store context.
+ * @param prepared The append.
+ * @returns Its positions row, or no rows.
+ */
+export function writeFirstGuess(
+  db: Queryable,
+  context: StoreContext,
+  prepared: PreparedAppend,
+): Promise<PositionsRow[]> {
+  const shape: AppendShape = { ...shapeOf(prepared, false), check: "first" };
+  return executeAppend(db, context, shape, valuesOf(context, prepared, shape, null), prepared);
 }
 
 /**

@@ -11,7 +11,6 @@ import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { describeExpected } from "./expected.ts";
 import type { PreparedAppend } from "./append.ts";
-import { readStreamVersion } from "./reads.ts";
 
 interface DiagnosisRow {
   version: number | null;
@@ -122,6 +121,7 @@ export async function diagnoseEmptyAppend(
   context: StoreContext,
   prepared: PreparedAppend,
   hash: string | null,
+  cause?: unknown,
 ): Promise<RillflowError> {
   const row = await lookup(db, context, prepared);
   const { streamId } = prepared;
@@ -130,7 +130,7 @@ export async function diagnoseEmptyAppend(
     return new RillflowError(
       "STREAM_ARCHIVED",
       `Cannot append to stream "${streamId}": it is archived`,
-      { details: { streamId } },
+      { cause, details: { streamId } },
     );
   }
   if (prepared.category !== null && row?.category && row.category !== prepared.category) {
@@ -141,7 +141,7 @@ export async function diagnoseEmptyAppend(
       { details: { streamId, category: row.category, given: prepared.category } },
     );
   }
-  return versionConflict(prepared, row?.version ?? 0);
+  return versionConflict(prepared, row?.version ?? 0, cause);
 }
 
 /** `details.expected` of a conflict: the version number, or the kind's name. */
@@ -267,12 +267,23 @@ export function retryingRaces<T>(
   }
 }
 
-async function conflictAfterRace(
+/**
+ * The error for a race that counts (or too many): read on the pool after the
+ * work ended (its transaction, if any, is aborted). The version found, or
+ * `STREAM_ARCHIVED`: statements that start a stream leave the archive check to
+ * the unique index, which an archived stream's first event fills.
+ */
+function conflictAfterRace(
   context: StoreContext,
   prepared: PreparedAppend,
   race: RillflowError,
 ): Promise<RillflowError> {
-  const actual = await readStreamVersion(context.executor, context, prepared.streamId)
-    .catch(() => undefined);
-  return actual === undefined ? race : versionConflict(prepared, actual, race.cause);
+  return diagnoseEmptyAppend(
+    context.executor,
+    context,
+    prepared,
+    null,
+    race.cause,
+  )
+    .catch(() => race);
 }

@@ -28,9 +28,11 @@ import { appendLockSql } from "./watermark.ts";
 
 /**
  * The version check: `any` none, `create` (noStream, exact 0) version 0,
- * `exact` the given version, `exists` a version above 0.
+ * `exact` the given version, `exists` a version above 0. `first` is a guess
+ * for `any`: the stream's first event, and nothing written (no error) when
+ * the stream has events; the caller then runs the `any` statement.
  */
-export type StreamCheck = "any" | "create" | "exact" | "exists";
+export type StreamCheck = "any" | "create" | "exact" | "exists" | "first";
 
 /**
  * How events are passed: `one` as scalars, `many` as arrays sharing one
@@ -92,9 +94,9 @@ function versionCheck(check: StreamCheck): string {
 }
 
 /**
- * The version the events are numbered from. `create` needs no read: its
- * first event is version 1, and the unique index refuses it if the stream
- * has events. `exact` only asks whether its version exists (a point probe);
+ * The version the events are numbered from. `create` and `first` need no
+ * read: their first event is version 1, and the unique index refuses it if
+ * the stream has events. `exact` only asks whether its version exists (a point probe);
  * the index refuses the successor if it exists too. `any` and `exists` read
  * the highest version (one backward probe).
  */
@@ -102,6 +104,7 @@ function versionSql(context: StoreContext, check: StreamCheck): string {
   const events = context.table("events");
   switch (check) {
     case "create":
+    case "first":
       return "0";
     case "exact":
       return "{expected}::int";
@@ -112,10 +115,23 @@ function versionSql(context: StoreContext, check: StreamCheck): string {
 }
 
 /**
- * The CTEs before the insert: `v` (lock, version) and, with a category,
- * `meta`, which yields a row only when the category may be used.
+ * Whether the statement is a bare `INSERT … SELECT` without a FROM: one
+ * uncategorized event at version 1 needs neither the `v` CTE nor its scan,
+ * and the lock in the WHERE of that FROM-less select is still evaluated once,
+ * before the row (and its position) is produced.
  */
-function streamCtes(context: StoreContext, shape: AppendShape): string {
+function flat(shape: AppendShape): boolean {
+  return shape.events === "one" && !shape.categorized &&
+    (shape.check === "create" || shape.check === "first");
+}
+
+/**
+ * The CTEs before the insert: `v` (lock, version) and, with a category,
+ * `meta`, which yields a row only when the category may be used. None for a
+ * {@linkcode flat} statement.
+ */
+function streamCtes(context: StoreContext, shape: AppendShape): string[] {
+  if (flat(shape)) return [];
   // The lock is the WHERE of a FROM-less select: evaluated exactly once, before the insert
   // draws its first position (as a filter of the index scan it would run only on a hit).
   const exists = shape.check === "exact"
@@ -128,25 +144,31 @@ function streamCtes(context: StoreContext, shape: AppendShape): string {
     shape.events === "many" && !shape.plain ? ", {headers}::text::jsonb as headers" : ""
   }
        where ${appendLockSql(context)}${exists})`;
-  if (!shape.categorized) return `with ${v}`;
+  if (!shape.categorized) return [v];
   const streams = context.table("streams");
-  return `with ${v}, meta as (
+  return [
+    v,
+    `meta as (
       insert into ${streams} as s (stream_id, category)
       select {stream}, {category}::text from v where true${versionCheck(shape.check)}${
-    keyUnused(context, shape)
-  }
+      keyUnused(context, shape)
+    }
       on conflict (stream_id) do update set category = coalesce(s.category, excluded.category)
         where s.archived_at is null and (s.category is null or s.category = excluded.category)
-      returning 1)`;
+      returning 1)`,
+  ];
 }
 
 /**
  * The condition every inserted row meets: the expected version, a key not
- * used before and, unless the `meta` CTE already checked it, a stream that is
- * not archived.
+ * used before and a stream that is not archived. The archive mark needs no
+ * look-up when the `meta` CTE checks it, or when the events start at version
+ * 1: an archived stream keeps its first event (ARCHITECTURE.md, stream
+ * archiving), so the unique index refuses those appends by itself.
  */
 function admitted(context: StoreContext, shape: AppendShape): string {
-  const archived = shape.categorized ? "" : ` and not exists (
+  const startsStream = shape.check === "create" || shape.check === "first";
+  const archived = shape.categorized || startsStream ? "" : ` and not exists (
          select 1 from ${context.table("streams")}
           where stream_id = {stream} and archived_at is not null)`;
   return `true${versionCheck(shape.check)}${archived}${keyUnused(context, shape)}`;
@@ -168,11 +190,17 @@ function eventRows(context: StoreContext, shape: AppendShape, tenant: string): s
   const where = admitted(context, shape);
   switch (shape.events) {
     case "one":
-      return `select {stream}, v.version + 1, {types}::text, {datas}::text::jsonb, {versions}::int,
+      return `select {stream}, ${
+        flat(shape) ? "1" : "v.version + 1"
+      }, {types}::text, {datas}::text::jsonb, {versions}::int,
                      ${
         shape.plain ? "" : "{headers}::text::jsonb, {causation}::text, {correlation}::text, "
       }${tenant}
-                from ${from} where ${where}`;
+                ${
+        flat(shape)
+          ? `where ${appendLockSql(context)}${where === "true" ? "" : ` and ${where}`}`
+          : `from ${from} where ${where}`
+      }`;
     case "many":
       return `select {stream}, v.version + e.ord, e.type, e.data::jsonb, e.version,
                      ${
@@ -241,16 +269,21 @@ const POSITIONS = `select min(global_seq) as first, max(global_seq) as last,
 export function buildAppendSql(context: StoreContext, shape: AppendShape): AppendStatement {
   // The tenant is a validated name (lowercase letters, digits, `_`): safe as a literal.
   const tenant = context.tenant === null ? "null::text" : `'${context.tenant}'::text`;
+  // A guessed first version that exists writes nothing instead of failing.
+  const guessed = shape.check === "first"
+    ? "\n    on conflict (stream_id, stream_seq) do nothing"
+    : "";
   const insert = (returning: string) =>
     `insert into ${context.table("events")}
       (stream_id, stream_seq, type, data, event_version, ${extraColumns(shape)})
-    ${eventRows(context, shape, tenant)}
+    ${eventRows(context, shape, tenant)}${guessed}
     returning ${returning}`;
   const ctes = streamCtes(context, shape);
   if (!shape.keyed && !shape.envelopes && shape.events === "one") {
-    return number(`${ctes}\n${insert("global_seq as first, stream_seq as version")}`);
+    const head = ctes.length > 0 ? `with ${ctes.join(", ")}\n` : "";
+    return number(`${head}${insert("global_seq as first, stream_seq as version")}`);
   }
-  const written = `${ctes}, written as (${
+  const written = `with ${[...ctes, ""].join(", ")}written as (${
     insert(shape.envelopes ? ENVELOPE_COLUMNS : "global_seq, stream_seq")
   })`;
   const kept = shape.keyed

@@ -13,6 +13,7 @@ import {
   type PreparedAppend,
   resultOf,
   runAppend,
+  runAppendOnPool,
   writeAppend,
 } from "./append.ts";
 import { type EventRow, toEnvelope } from "./envelope.ts";
@@ -121,6 +122,6 @@ export function appendOnPool(
         ? context.executor.transaction((tx) =>
           appendInTransaction(tx, context, prepared, { advisoryLock: true })
         )
-        : runAppend(context.executor, context, prepared),
+        : runAppendOnPool(context, prepared),
   );
 }
