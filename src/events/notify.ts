@@ -47,9 +47,10 @@ export const LISTENERS_RECHECK_MS = 1_000;
 
 /**
  * Whether a connection of the database may be listening on the channel: its
- * last statement was that LISTEN, or we may not see its statements.
+ * last statement was that LISTEN, or we may not see its statements (another
+ * role's, or statements not tracked at all).
  */
-const LISTENERS_SQL = `select exists (
+const LISTENERS_SQL = `select not current_setting('track_activities')::bool or exists (
     select 1 from pg_stat_activity
      where datname = current_database() and pid <> pg_backend_pid()
        and (query ~* '^\\s*listen\\s+"?${eventsChannel}"?\\s*;?\\s*$'
