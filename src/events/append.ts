@@ -369,7 +369,7 @@ const guesses = new WeakMap<StoreContext, FirstVersionGuesses>();
  * @returns The new stream version and global positions.
  * @throws {RillflowError} As {@linkcode runAppend}.
  */
-export function runAppendOnPool(
+export function runAppendGuessing(
   context: StoreContext,
   prepared: PreparedAppend,
 ): Promise<AppendResult> {

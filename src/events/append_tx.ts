@@ -13,7 +13,7 @@ import {
   type PreparedAppend,
   resultOf,
   runAppend,
-  runAppendOnPool,
+  runAppendGuessing,
   writeAppend,
 } from "./append.ts";
 import { type EventRow, toEnvelope } from "./envelope.ts";
@@ -122,6 +122,6 @@ export function appendOnPool(
         ? context.executor.transaction((tx) =>
           appendInTransaction(tx, context, prepared, { advisoryLock: true })
         )
-        : runAppendOnPool(context, prepared),
+        : runAppendGuessing(context, prepared),
   );
 }
