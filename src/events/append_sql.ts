@@ -121,8 +121,12 @@ function versionSql(context: StoreContext, check: StreamCheck): string {
  * before the row (and its position) is produced.
  */
 function flat(shape: AppendShape): boolean {
-  return shape.events === "one" && !shape.categorized &&
-    (shape.check === "create" || shape.check === "first");
+  return shape.events === "one" && !shape.categorized && startsStream(shape);
+}
+
+/** Whether the events are numbered from version 1 without reading the stream. */
+function startsStream(shape: AppendShape): boolean {
+  return shape.check === "create" || shape.check === "first";
 }
 
 /**
@@ -163,12 +167,11 @@ function streamCtes(context: StoreContext, shape: AppendShape): string[] {
  * The condition every inserted row meets: the expected version, a key not
  * used before and a stream that is not archived. The archive mark needs no
  * look-up when the `meta` CTE checks it, or when the events start at version
- * 1: an archived stream keeps its first event (ARCHITECTURE.md, stream
- * archiving), so the unique index refuses those appends by itself.
+ * 1: an archived stream keeps its first event (docs/events.md, archived
+ * streams), so the unique index refuses those appends by itself.
  */
 function admitted(context: StoreContext, shape: AppendShape): string {
-  const startsStream = shape.check === "create" || shape.check === "first";
-  const archived = shape.categorized || startsStream ? "" : ` and not exists (
+  const archived = shape.categorized || startsStream(shape) ? "" : ` and not exists (
          select 1 from ${context.table("streams")}
           where stream_id = {stream} and archived_at is not null)`;
   return `true${versionCheck(shape.check)}${archived}${keyUnused(context, shape)}`;
