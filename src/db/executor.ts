@@ -132,12 +132,19 @@ export interface ConnectOptions {
  */
 export function normalizeParams(params: readonly unknown[] | undefined): unknown[] {
   if (!params) return [];
-  return params.map((value) =>
-    value !== null && typeof value === "object" && !Array.isArray(value) &&
+  let normalized: unknown[] | undefined;
+  for (let i = 0; i < params.length; i++) {
+    const value = params[i];
+    if (
+      value !== null && typeof value === "object" && !Array.isArray(value) &&
       !(value instanceof Date) && !(value instanceof Uint8Array)
-      ? JSON.stringify(value)
-      : value
-  );
+    ) {
+      normalized ??= [...params];
+      normalized[i] = JSON.stringify(value);
+    }
+  }
+  // Most statements pass only scalars and arrays: no copy then.
+  return normalized ?? params as unknown[];
 }
 
 /**

@@ -93,10 +93,13 @@ function mergedHeaders(
   context: StoreContext,
   options: AppendOptions,
   events: readonly NewEvent[],
+  withMetadata: boolean,
 ): string | string[] {
   if (options.headers !== undefined) serializeMetadata("Append headers", options.headers);
-  const base = { ...context.settings.sessionHeaders, ...options.headers };
-  if (!events.some((e) => e.metadata !== undefined)) return JSON.stringify(base);
+  const base = options.headers === undefined
+    ? context.settings.sessionHeaders
+    : { ...context.settings.sessionHeaders, ...options.headers };
+  if (!withMetadata) return JSON.stringify(base);
   return events.map((e) =>
     e.metadata === undefined ? JSON.stringify(base) : JSON.stringify({ ...base, ...e.metadata })
   );
@@ -129,29 +132,39 @@ export function prepareAppend(
   if (options === null || typeof options !== "object") {
     throw new TypeError("Append options must be an object");
   }
-  const types = events.map((e) => {
-    if (typeof e?.type !== "string" || e.type.length === 0) {
+  // One pass, no closures: this runs on every append, usually on a path the CPU has not
+  // just run, where each extra function costs (bench/README.md).
+  const count = events.length;
+  const types = new Array<string>(count);
+  const datas = new Array<string>(count);
+  const versions = new Array<number>(count);
+  const upcasters = context.settings.upcasters;
+  let withMetadata = false;
+  for (let i = 0; i < count; i++) {
+    const e = events[i];
+    const type = e?.type;
+    if (typeof type !== "string" || type.length === 0) {
       throw new TypeError("Every event needs a non-empty type: build events with event()");
     }
-    return e.type;
-  });
-  const datas = events.map((e) => serializeEventData(e.type, e.data));
-  const versions = events.map((e) =>
-    e.version ?? context.settings.upcasters?.currentVersion(e.type) ?? 1
-  );
-  versions.forEach((version, i) => assertEventVersion(types[i]!, version));
-  for (const e of events) {
-    if (e.metadata !== undefined) serializeMetadata(`Event "${e.type}" metadata`, e.metadata);
+    types[i] = type;
+    datas[i] = serializeEventData(type, e!.data);
+    const version = e!.version ?? upcasters?.currentVersion(type) ?? 1;
+    assertEventVersion(type, version);
+    versions[i] = version;
+    if (e!.metadata !== undefined) {
+      serializeMetadata(`Event "${type}" metadata`, e!.metadata);
+      withMetadata = true;
+    }
   }
   validateEventData(context, types, versions, datas);
   return {
     streamId,
     expected,
-    count: events.length,
+    count,
     types,
     datas,
     versions,
-    headers: mergedHeaders(context, options, events),
+    headers: mergedHeaders(context, options, events, withMetadata),
     causationId: optionalString(options.causationId, "causationId") ??
       context.settings.causationId ?? null,
     correlationId: optionalString(options.correlationId, "correlationId") ??
@@ -376,9 +389,10 @@ export function runAppendGuessing(
   let learnt = guesses.get(context);
   if (!learnt) guesses.set(context, learnt = new FirstVersionGuesses());
   const known = learnt;
-  const remembered = (result: AppendResult) => (known.remember(prepared.streamId), result);
   if (!known.worthTrying(prepared)) {
-    return runAppend(context.executor, context, prepared).then(remembered);
+    return runAppend(context.executor, context, prepared).then((result) => (
+      known.remember(prepared.streamId), result
+    ));
   }
   return writeFirstGuess(context.executor, context, prepared).then((rows) => {
     known.guessed(prepared.streamId, rows.length > 0);

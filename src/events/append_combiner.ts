@@ -58,13 +58,20 @@ class AppendCombiner {
   }
 
   append(prepared: PreparedAppend): Promise<AppendResult> {
-    const queue = this.#queues.get(prepared.streamId);
+    const streamId = prepared.streamId;
+    const queue = this.#queues.get(streamId);
     if (queue) {
       return new Promise((resolve, reject) => queue.push({ prepared, resolve, reject }));
     }
-    this.#queues.set(prepared.streamId, []);
-    return appendOnPool(this.#context, prepared)
-      .finally(() => this.#settle(prepared.streamId, false));
+    this.#queues.set(streamId, []);
+    // `then` with both handlers, not `finally`: one promise reaction less on every append.
+    return appendOnPool(this.#context, prepared).then(
+      (result) => (this.#settle(streamId, false), result),
+      (error) => {
+        this.#settle(streamId, false);
+        throw error;
+      },
+    );
   }
 
   /**

@@ -42,6 +42,8 @@ export async function lockStream(
   ]);
 }
 
+const NONE: ReadonlyArray<[string, Projection]> = Object.freeze([]);
+
 /**
  * The inline projections that handle at least one of the given event types.
  *
@@ -52,9 +54,11 @@ export async function lockStream(
 export function inlineProjectionsFor(
   context: StoreContext,
   types: readonly string[],
-): Array<[string, Projection]> {
+): ReadonlyArray<[string, Projection]> {
+  const inline = context.settings.inlineProjections;
+  if (inline.size === 0) return NONE;
   const matching: Array<[string, Projection]> = [];
-  for (const entry of context.settings.inlineProjections) {
+  for (const entry of inline) {
     const wanted = entry[1].eventTypes;
     if (!wanted || types.some((t) => wanted.includes(t))) matching.push(entry);
   }
