@@ -127,6 +127,50 @@ testBoth("envelopes carry headers, metadata, ids and versions", async (store) =>
   assertEquals((await store.events.readStream(s, { fromVersion: 3 }))[0]!.headers, { m: 1 });
 });
 
+testBoth("batches carry any JSON data and headers unchanged", async (store) => {
+  // Data that an array literal would have to escape, and values that are not objects.
+  const datas: unknown[] = [
+    { s: 'a","b\\"]', t: "}{][,\n\t", u: "ü 😀 \u2028" },
+    [1, [2, [3]], { "": null }],
+    "a plain string",
+    42.5,
+    null,
+    true,
+    { big: 12345678901234567890, tiny: 1e-300, neg: -0 },
+  ];
+  const expected = JSON.parse(JSON.stringify(datas));
+  const events = (tag: string) =>
+    datas.map((data, i) => event("Odd", data, i % 2 ? { metadata: { tag, i } } : {}));
+  const shared = crypto.randomUUID();
+  await store.events.append(shared, Expected.noStream, datas.map((d) => event("Odd", d)), {
+    headers: { h: '"]' },
+  });
+  const mixed = crypto.randomUUID();
+  await store.events.append(mixed, Expected.noStream, events("mixed"));
+  // Concurrent Expected.any appends to one stream are sent as one combined statement.
+  const combined = crypto.randomUUID();
+  await Promise.all(
+    [0, 1, 2].map((n) => store.events.append(combined, Expected.any, events(`c${n}`))),
+  );
+  const read = (s: string) => store.events.readStream(s);
+  assertEquals(
+    (await read(shared)).map((e) => [e.data, e.headers]),
+    expected.map((d: unknown) => [d, { h: '"]' }]),
+  );
+  assertEquals(
+    (await read(mixed)).map((e) => [e.data, e.headers]),
+    expected.map((d: unknown, i: number) => [d, i % 2 ? { tag: "mixed", i } : {}]),
+  );
+  const all = await read(combined);
+  assertEquals(all.length, 3 * datas.length);
+  assertEquals(all.map((e) => e.streamSeq), all.map((_, i) => i + 1));
+  for (let n = 0; n < 3; n++) {
+    const mine = all.filter((e) => e.headers.tag === `c${n}`);
+    assertEquals(mine.length, Math.floor(datas.length / 2), "every tagged event of one call");
+  }
+  assertEquals(all.map((e) => e.data), [...expected, ...expected, ...expected]);
+});
+
 testBoth("session headers and ids apply under the append's own", async (store) => {
   const s = crypto.randomUUID();
   await store.events.append(s, Expected.any, [event("A", {})], { headers: { b: 2 } });

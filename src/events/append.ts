@@ -21,6 +21,7 @@ import {
   type AppendShape,
   appendStatement,
   type AppendValues,
+  jsonArray,
   type PositionsRow,
   STREAM_SEQ_CONSTRAINT,
   type StreamCheck,
@@ -215,13 +216,14 @@ function valuesOf(
   const one = shape.events === "one";
   const perEvent = <T>(value: T) =>
     shape.events === "mixed" ? prepared.types.map(() => value) : value;
+  const headers = prepared.headers;
   return {
     stream: prepared.streamId,
     count: prepared.count,
     types: one ? prepared.types[0] : prepared.types,
-    datas: one ? prepared.datas[0] : prepared.datas,
+    datas: one ? prepared.datas[0] : jsonArray(prepared.datas),
     versions: one ? prepared.versions[0] : prepared.versions,
-    headers: one && typeof prepared.headers !== "string" ? prepared.headers[0] : prepared.headers,
+    headers: typeof headers === "string" ? headers : one ? headers[0] : jsonArray(headers),
     causation: perEvent(prepared.causationId),
     correlation: perEvent(prepared.correlationId),
     category: prepared.category,

@@ -19,7 +19,7 @@ import { setImmediate } from "node:timers";
 import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { Expected } from "./expected.ts";
-import type { PositionsRow } from "./append_sql.ts";
+import { jsonArray, type PositionsRow } from "./append_sql.ts";
 import { appendOnPool } from "./append_tx.ts";
 import {
   type AppendResult,
@@ -160,9 +160,11 @@ class AppendCombiner {
         stream: first.streamId,
         count,
         types: perEvent((p, i) => p.types[i]),
-        datas: perEvent((p, i) => p.datas[i]),
+        datas: jsonArray(perEvent((p, i) => p.datas[i]!)),
         versions: perEvent((p, i) => p.versions[i]),
-        headers: perEvent((p, i) => typeof p.headers === "string" ? p.headers : p.headers[i]),
+        headers: jsonArray(
+          perEvent((p, i) => typeof p.headers === "string" ? p.headers : p.headers[i]!),
+        ),
         causation: perEvent((p) => p.causationId),
         correlation: perEvent((p) => p.correlationId),
         category: null,

@@ -63,7 +63,12 @@ export interface AppendValues {
   stream: string;
   /** How many events. */
   count: number;
-  /** Type(s), data, version(s), headers, causation and correlation id(s): scalars or arrays. */
+  /**
+   * Type(s), data, version(s), headers, causation and correlation id(s): scalars, or for
+   * several events arrays, except data and per-event headers, which are then ONE JSON array
+   * text ({@linkcode jsonArray}): no array literal to escape on the client or parse on the
+   * server, and each element is already jsonb.
+   */
   types: unknown;
   datas: unknown;
   versions: unknown;
@@ -77,6 +82,16 @@ export interface AppendValues {
   /** The idempotency key and request hash (keyed only). */
   key: string | null;
   hash: string | null;
+}
+
+/**
+ * Joins JSON texts into the text of one JSON array.
+ *
+ * @param texts Valid JSON texts (as `JSON.stringify` writes them).
+ * @returns `[t1,t2,…]`.
+ */
+export function jsonArray(texts: readonly string[]): string {
+  return `[${texts.join(",")}]`;
 }
 
 /** A statement with the order its named values bind in. */
@@ -205,19 +220,25 @@ function eventRows(context: StoreContext, shape: AppendShape, tenant: string): s
           : `from ${from} where ${where}`
       }`;
     case "many":
-      return `select {stream}, v.version + e.ord, e.type, e.data::jsonb, e.version,
+      return `select {stream}, v.version + e.ord, e.type, e.data, e.version,
                      ${
         shape.plain ? "" : "v.headers, {causation}::text, {correlation}::text, "
       }${tenant}
-                from ${from}, unnest({types}::text[], {datas}::text[], {versions}::int[])
+                from ${from}, rows from (unnest({types}::text[]),
+                                         jsonb_array_elements({datas}::text::jsonb),
+                                         unnest({versions}::int[]))
                      with ordinality as e(type, data, version, ord)
                where ${where}
                order by e.ord`;
     case "mixed":
-      return `select {stream}, v.version + e.ord, e.type, e.data::jsonb, e.version,
-                     e.headers::jsonb, e.causation, e.correlation, ${tenant}
-                from ${from}, unnest({types}::text[], {datas}::text[], {versions}::int[],
-                                    {headers}::text[], {causation}::text[], {correlation}::text[])
+      return `select {stream}, v.version + e.ord, e.type, e.data, e.version,
+                     e.headers, e.causation, e.correlation, ${tenant}
+                from ${from}, rows from (unnest({types}::text[]),
+                                         jsonb_array_elements({datas}::text::jsonb),
+                                         unnest({versions}::int[]),
+                                         jsonb_array_elements({headers}::text::jsonb),
+                                         unnest({causation}::text[]),
+                                         unnest({correlation}::text[]))
                      with ordinality as e(type, data, version, headers, causation, correlation, ord)
                where ${where}
                order by e.ord`;
