@@ -52,7 +52,7 @@ export {
   type Upcaster,
   type UpcasterDescriptor,
 } from "./src/events/upcaster.ts";
-export { type EventShape, UpcasterRegistry } from "./src/events/upcast_registry.ts";
+export { type EventShape, type Renames, UpcasterRegistry } from "./src/events/upcast_registry.ts";
 export type { Aggregate, LoadedAggregate } from "./src/events/aggregate.ts";
 export type { AggregateValidator } from "./src/events/aggregate_commit.ts";
 export {

@@ -167,3 +167,50 @@ testBoth(
   },
   { upcasters: lookups },
 );
+
+testBoth(
+  "projections and subscriptions filtering by a type receive the events renamed into it",
+  async (store) => {
+    const streamId = crypto.randomUUID();
+    await store.events.append(streamId, Expected.noStream, [
+      event("OrderCreated", { orderId: 1 }, { version: 1 }), // read as OrderPlaced v3
+      event("Unrelated", { n: 1 }),
+      event("OrderPlaced", { orderId: 2, currency: "USD" }, { version: 2 }),
+      event("OrderPlaced", { orderId: 3, currency: "GBP", lines: [] }),
+    ]);
+    const expected = [["OrderPlaced", 1], ["OrderPlaced", 2], ["OrderPlaced", 3]];
+    const shapes = (seen: { type: string; data: unknown }[]) =>
+      seen.map((e) => [e.type, (e.data as PlacedV3).orderId]);
+
+    for (const eventTypes of [["OrderPlaced"], ["OrderCreated"]]) {
+      const seen: { type: string; data: unknown }[] = [];
+      const daemon = store.projections({ batchSize: 2 });
+      daemon.register(`by_${eventTypes[0]}`, {
+        eventTypes,
+        apply: (e) => {
+          seen.push(e);
+          return Promise.resolve();
+        },
+      });
+      await daemon.runUntilIdle();
+      await daemon.releaseLeases();
+      assertEquals(shapes(seen), eventTypes[0] === "OrderPlaced" ? expected : [], "projection");
+
+      const name = `sub_${eventTypes[0]}`;
+      await store.subscriptions.create(name, { eventTypes });
+      const sub = await store.subscriptions.subscribe(name, {
+        stopWhenCaughtUp: true,
+        pollIntervalMs: 20,
+        useNotify: false,
+      });
+      const delivered: { type: string; data: unknown }[] = [];
+      for await (const e of sub) delivered.push(e);
+      assertEquals(
+        shapes(delivered),
+        eventTypes[0] === "OrderPlaced" ? expected : [],
+        "subscription",
+      );
+    }
+  },
+  { upcasters: orderChain() },
+);

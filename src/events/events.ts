@@ -159,7 +159,8 @@ export class Events {
    * reader that resumes from the last position it saw.
    *
    * SQL: the watermark query, then `select … from events where global_seq > $after
-   * and global_seq <= $watermark [and type = any($types)] order by global_seq limit $limit`.
+   * and global_seq <= $watermark [and <type after upcasting> = any($types)] order by global_seq
+   * limit $limit`: an event an upcaster renames is selected under its new type only.
    *
    * @param options Start position, limit (default 1000) and type filter.
    * @returns The envelopes, possibly fewer than `limit` while appends are in flight.

@@ -8,6 +8,7 @@ import type { Queryable } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 import { assertUuid } from "../ids.ts";
 import { ENVELOPE_SELECT, type EventEnvelope } from "./envelope.ts";
+import { renameParams, seenTypeJoin, seenTypeSql } from "./type_filter.ts";
 import { readWatermark } from "./watermark.ts";
 
 /** Options of `events.readStream`. */
@@ -144,7 +145,8 @@ export async function readStreamEvents(
  * Reads events of all streams in ascending `globalSeq`, never past the watermark.
  *
  * SQL: the watermark query, then `select … from events where global_seq > $after
- * and global_seq <= $watermark [and type = any($types)] order by global_seq limit $limit`.
+ * and global_seq <= $watermark [and <type after upcasting> = any($types)] order by global_seq
+ * limit $limit` (see type_filter.ts: an event renamed by an upcaster is read under its new type).
  *
  * @param context The store context.
  * @param options Start position, limit and type filter.
@@ -163,31 +165,27 @@ export async function readAllEvents(
 }
 
 /**
- * One page of the global read. With a type filter, stored types renamed into the
- * wanted ones are selected too and the filter is applied again after upcasting,
- * so a page may hold fewer envelopes than rows read: `rows` and `last` say how
- * far the page really went.
+ * One page of the global read, filtered by the types the events are read as
+ * (after upcasting, see type_filter.ts).
  */
 async function readAllPage(
   context: StoreContext,
   after: number,
   limit: number,
   types: readonly string[] | undefined,
-): Promise<{ envelopes: EventEnvelope[]; rows: number; last: number }> {
+): Promise<{ envelopes: EventEnvelope[]; last: number }> {
   const { executor } = context;
   const { position } = await readWatermark(executor, context);
-  if (position <= after || limit === 0) return { envelopes: [], rows: 0, last: after };
-  const stored = types ? context.settings.upcasters?.storedTypesFor([...types]) ?? types : null;
+  if (position <= after || limit === 0) return { envelopes: [], last: after };
   const rows = await executor.query<EventEnvelope>(
-    `select ${ENVELOPE_SELECT} from ${context.table("events")}
-      where global_seq > $1 and global_seq <= $2 and ($3::text[] is null or type = any($3::text[]))
+    `select ${ENVELOPE_SELECT} from ${context.table("events")} e ${seenTypeJoin("e", 5)}
+      where global_seq > $1 and global_seq <= $2
+        and ($3::text[] is null or ${seenTypeSql("e")} = any($3::text[]))
       order by global_seq limit $4`,
-    [after, position, stored, limit],
+    [after, position, types ?? null, limit, ...renameParams(context)],
   );
-  const upcast = await context.settings.upcast(rows);
   return {
-    envelopes: types ? upcast.filter((e) => types.includes(e.type)) : upcast,
-    rows: rows.length,
+    envelopes: await context.settings.upcast(rows),
     last: rows.length > 0 ? rows[rows.length - 1]!.globalSeq : after,
   };
 }
@@ -259,7 +257,7 @@ async function* allPages(
   while (true) {
     const page = await readAllPage(context, after, batchSize, eventTypes);
     yield* page.envelopes;
-    if (page.rows < batchSize) return;
+    if (page.envelopes.length < batchSize) return;
     after = page.last;
   }
 }

@@ -53,6 +53,16 @@ function assertShape(value: unknown, what: string): asserts value is EventShape 
   }
 }
 
+/** Stored shapes whose upcasting renames them: parallel arrays, see `UpcasterRegistry.renames`. */
+export interface Renames {
+  /** The stored type. */
+  readonly types: string[];
+  /** The stored version. */
+  readonly versions: number[];
+  /** The type the upcasting chain from that shape ends in. */
+  readonly finals: string[];
+}
+
 /**
  * Upcasters by the stored (type, version) they read. Each stored shape has at
  * most one upcaster, so an event's path to its current shape is unique: the
@@ -86,7 +96,7 @@ function assertShape(value: unknown, what: string): asserts value is EventShape 
 export class UpcasterRegistry {
   readonly #steps = new Map<string, UpcastStep>();
   readonly #latest = new Map<string, number>();
-  #storedTypesCache = new Map<string, readonly string[]>();
+  #renames: Renames | undefined;
 
   static {
     lookupStep = (registry, type, version) => registry.#steps.get(key(type, version));
@@ -143,7 +153,7 @@ export class UpcasterRegistry {
     for (const [type, version] of [[fromType, fromVersion], [toType, toVersion]] as const) {
       this.#latest.set(type, Math.max(this.#latest.get(type) ?? 1, version));
     }
-    this.#storedTypesCache = new Map();
+    this.#renames = undefined;
     return this;
   }
 
@@ -216,27 +226,25 @@ export class UpcasterRegistry {
   }
 
   /**
-   * The stored types whose events may read as one of `types` after upcasting
-   * (the types themselves plus every type renamed into them): what a reader
-   * filtering by type selects before upcasting (`readAll({ eventTypes })` does).
+   * The stored (type, version) shapes whose upcasting ends in another type,
+   * with that type: what a reader filtering by type (`readAll({ eventTypes })`,
+   * projections' and subscriptions' `eventTypes`) matches instead of the stored
+   * type, so renamed events are selected under their new name only.
    *
-   * @param types The types a reader wants.
-   * @returns The stored types to select.
+   * @returns Three parallel arrays (stored type, stored version, final type), in
+   *   registration order.
    */
-  storedTypesFor(types: readonly string[]): readonly string[] {
-    const cacheKey = types.join("\u0000");
-    const cached = this.#storedTypesCache.get(cacheKey);
-    if (cached) return cached;
-    const wanted = new Set(types);
-    const stored = new Set(types);
+  renames(): Renames {
+    if (this.#renames) return this.#renames;
+    const renames: Renames = { types: [], versions: [], finals: [] };
     for (const { upcaster } of this.#steps.values()) {
-      if (wanted.has(this.#finalShape([upcaster.fromType, upcaster.fromVersion])[0])) {
-        stored.add(upcaster.fromType);
-      }
+      const [final] = this.#finalShape([upcaster.fromType, upcaster.fromVersion]);
+      if (final === upcaster.fromType) continue;
+      renames.types.push(upcaster.fromType);
+      renames.versions.push(upcaster.fromVersion);
+      renames.finals.push(final);
     }
-    const result = Object.freeze([...stored]);
-    this.#storedTypesCache.set(cacheKey, result);
-    return result;
+    return this.#renames = renames;
   }
 
   #finalShape(shape: EventShape): EventShape {

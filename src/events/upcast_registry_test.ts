@@ -67,9 +67,24 @@ Deno.test("currentVersion is the highest known version of a type", () => {
   assertEquals(registry.currentVersion("OrderPlaced"), 3);
   assertEquals(registry.currentVersion("OrderCreated"), 1);
   assertEquals(registry.currentVersion("Other"), 1);
-  assertEquals([...registry.storedTypesFor(["OrderPlaced"])].sort(), [
-    "OrderCreated",
-    "OrderPlaced",
-  ]);
-  assertEquals(registry.storedTypesFor(["Other"]), ["Other"]);
+});
+
+Deno.test("renames lists the stored shapes whose chain ends in another type", () => {
+  const registry = new UpcasterRegistry()
+    .register(step("OrderCreated", 1, "OrderPlaced", 2))
+    .register(step("OrderPlaced", 2, "OrderPlaced", 3))
+    // Away and back: A v1 is read as an A, B v1 as an A too.
+    .register(step("A", 1, "B", 1))
+    .register(step("B", 1, "A", 2));
+  assertEquals(registry.renames(), {
+    types: ["OrderCreated", "B"],
+    versions: [1, 1],
+    finals: ["OrderPlaced", "A"],
+  });
+  registry.register(step("OrderPlaced", 3, "PurchasePlaced", 1));
+  assertEquals(registry.renames(), {
+    types: ["OrderCreated", "OrderPlaced", "B", "OrderPlaced"],
+    versions: [1, 2, 1, 3],
+    finals: ["PurchasePlaced", "PurchasePlaced", "A", "PurchasePlaced"],
+  }, "a new upcaster extends the chains it continues");
 });

@@ -13,6 +13,7 @@ import {
   toEnvelope,
 } from "../events/envelope.ts";
 import { readWatermark } from "../events/watermark.ts";
+import { renameParams, seenTypeJoin, seenTypeSql } from "../events/type_filter.ts";
 
 /** One event of a batch: the upcast envelope, or the stored one with the upcasting error. */
 export interface BatchItem {
@@ -33,13 +34,14 @@ export interface Batch {
 }
 
 /**
- * Reads up to `limit` events after `after` whose type is in `eventTypes`.
+ * Reads up to `limit` events after `after` whose type (after upcasting) is in `eventTypes`.
  * The watermark is read first; the events in a later statement. When fewer
  * than `limit` events come back, `end` is the watermark: the checkpoint moves
  * past events of other types too.
  *
  * SQL: the watermark query, then `select … from events where global_seq > $after and
- * global_seq <= $watermark and ($types is null or type = any($types)) order by global_seq limit $limit`.
+ * global_seq <= $watermark and ($types is null or <type after upcasting> = any($types)) order by
+ * global_seq limit $limit` (see `events/type_filter.ts`).
  *
  * @param context The store context.
  * @param after The checkpoint.
@@ -56,10 +58,11 @@ export async function readBatch(
   const { position } = await readWatermark(context.executor, context);
   if (position <= after) return { items: [], end: after, head: position };
   const rows = await context.executor.query<EventRow>(
-    `select ${ENVELOPE_COLUMNS} from ${context.table("events")}
-      where global_seq > $1 and global_seq <= $2 and ($3::text[] is null or type = any($3::text[]))
+    `select ${ENVELOPE_COLUMNS} from ${context.table("events")} e ${seenTypeJoin("e", 5)}
+      where global_seq > $1 and global_seq <= $2
+        and ($3::text[] is null or ${seenTypeSql("e")} = any($3::text[]))
       order by global_seq limit $4`,
-    [after, position, eventTypes ?? null, limit],
+    [after, position, eventTypes ?? null, limit, ...renameParams(context)],
   );
   const items = await upcastIsolating(context, rows.map(toEnvelope));
   const end = rows.length === limit ? rows[rows.length - 1]!.global_seq : position;

@@ -12,6 +12,7 @@
 import type { StoreContext } from "../_context.ts";
 import { ENVELOPE_COLUMNS, type EventRow, toEnvelope } from "../events/envelope.ts";
 import { readWatermark } from "../events/watermark.ts";
+import { renameParams, seenTypeJoin, seenTypeSql } from "../events/type_filter.ts";
 import type { MemberRef } from "./progress.ts";
 import type { FetchedEvent } from "./tracker.ts";
 
@@ -94,10 +95,11 @@ function scanSql(context: StoreContext): string {
             join unnest($3::int[], $4::bigint[]) as m(part, after)
               on m.part = ${partitionSql("e", "$5::int")} and e.global_seq > m.after
             left join retry r on r.global_seq = e.global_seq
+            ${seenTypeJoin("e", 9)}
            cross join f
            cross join settled
            where e.global_seq > $6 and e.global_seq <= $7
-             and (f.types is null or e.type = any(f.types))
+             and (f.types is null or ${seenTypeSql("e")} = any(f.types))
              and (f.streams is null or e.stream_id = any(f.streams))
              and (f.categories is null or exists (
                    select 1 from ${t("streams")} s
@@ -154,6 +156,7 @@ export async function scanPartitions(
     from,
     upTo,
     limit,
+    ...renameParams(context),
   ]);
   const nowMs = Date.now();
   const fetched = rows.map((row) => toFetched(row, nowMs));
