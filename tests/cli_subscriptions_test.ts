@@ -3,7 +3,8 @@ import { freshSchema, SERVER_URL } from "./_backends.ts";
 import { ROOT, runCli, runCliProcess } from "./_cli.ts";
 import { event, Expected, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { take, waitFor } from "./_subscriptions.ts";
+import { take } from "./_subscriptions.ts";
+import { waitFor } from "./_wait.ts";
 
 /** Runs `fn` with a migrated store on a fresh server schema (ignored without a server). */
 function testCli(name: string, fn: (store: Store, schema: string) => Promise<void>): void {
@@ -206,9 +207,9 @@ testCli("tail --follow stops cleanly on SIGINT and releases its lease", async (s
     "--follow",
   ]);
   try {
-    await waitFor(() => tail.lines.length >= 1, "the first event", 15_000);
+    await waitFor("the first event", () => tail.lines.length >= 1);
     await appendEvents(store, stream, ["B"]);
-    await waitFor(() => tail.lines.length >= 2, "the event appended while following");
+    await waitFor("the event appended while following", () => tail.lines.length >= 2);
     assertEquals(tail.lines.map((l) => l.split("\t")[3]), ["A", "B"]);
     tail.child.kill("SIGINT");
     const status = await tail.child.status;
@@ -246,10 +247,10 @@ testCli(
       String(leaseTtlMs),
     ]);
     try {
-      await waitFor(() => active.lines.length >= 3, "the active process to print 3 events", 15_000);
+      await waitFor("the active process to print 3 events", () => active.lines.length >= 3);
       await waitFor(
-        async () => (await store.subscriptions.groupStatus("fo", "g")).checkpoint === seqs[2],
         "the active process to checkpoint",
+        async () => (await store.subscriptions.groupStatus("fo", "g")).checkpoint === seqs[2],
       );
       const standby = await store.subscriptions.subscribe("fo", {
         group: "g",

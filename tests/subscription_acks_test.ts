@@ -3,7 +3,8 @@ import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backen
 import { metricsRegistry, RillflowError, Store } from "../mod.ts";
 import { acquireLease } from "../src/projections/lease.ts";
 import { contextOf } from "../src/_context.ts";
-import { appendOne, take, waitFor } from "./_subscriptions.ts";
+import { appendOne, take } from "./_subscriptions.ts";
+import { waitFor } from "./_wait.ts";
 
 const fast = { useNotify: false, pollIntervalMs: 20, leaseTtlMs: 1_000 } as const;
 
@@ -115,8 +116,8 @@ testBoth(
     assertEquals(requeued!.globalSeq, e1);
     await sub.ack(e1);
     await waitFor(
-      async () => (await store.subscriptions.groupStatus("retry", "default")).retrying === 0,
       "the requeued retry row to go",
+      async () => (await store.subscriptions.groupStatus("retry", "default")).retrying === 0,
     );
     await sub.close();
 
@@ -199,13 +200,13 @@ testServer(
       });
       await inside.promise;
       // The member's own renewal waits behind the open ack too, so the lease runs out…
-      await waitFor(async () => {
+      await waitFor("the lease to expire while the ack is open", async () => {
         const [row] = await executor.query<{ expired: boolean }>(
           `select lease_expires_at < clock_timestamp() as expired from ${target.table}
           where subscription = 'fenced'`,
         );
         return row?.expired;
-      }, "the lease to expire while the ack is open");
+      });
       // …yet nobody can take it over before the transaction ends.
       const claim = acquireLease(executor, target, "intruder", 60_000);
       const early = await Promise.race([

@@ -2,7 +2,8 @@ import { assert, assertEquals } from "./_assert.ts";
 import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backends.ts";
 import { event, Expected, Store } from "../mod.ts";
 import type { EventEnvelope, Subscription } from "../mod.ts";
-import { appendOne, take, waitFor } from "./_subscriptions.ts";
+import { appendOne, take } from "./_subscriptions.ts";
+import { waitFor } from "./_wait.ts";
 
 async function openServerStore(url: string): Promise<Store> {
   return await Store.connect(url, { schema: freshSchema(), autoMigrate: true, maxConnections: 12 });
@@ -152,8 +153,8 @@ testServer(
               // without a new reservation), may exceed the new bound until they are settled:
               // from when the group's credits are within it, deliveries are too.
               await waitFor(
-                async () => (await store.subscriptions.groupStatus("bounded", "g")).inFlight <= 2,
                 "the group's credits to drain to the new bound",
+                async () => (await store.subscriptions.groupStatus("bounded", "g")).inFlight <= 2,
               );
               bound.value = 2;
               lowered = true;

@@ -2,7 +2,8 @@ import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { testBoth } from "./_backends.ts";
 import { healthHandler, RillflowError, type Store, type Subscription } from "../mod.ts";
 import { contextOf, type StoreSettings } from "../src/_context.ts";
-import { appendOne, setCategory, take, waitFor } from "./_subscriptions.ts";
+import { appendOne, setCategory, take } from "./_subscriptions.ts";
+import { waitFor } from "./_wait.ts";
 
 testBoth("filters by event type, stream and category", async (store) => {
   const orders = crypto.randomUUID();
@@ -211,11 +212,11 @@ async function checkMetrics(store: Store, sub: Subscription): Promise<void> {
       text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels))?.split(" ")
         .pop(),
     );
-  await waitFor(async () => {
+  await waitFor("the gauges to show one event in flight and a lag of one", async () => {
     const text = await (await handler(new Request("http://x/metrics"))).text();
     return value(text, "rillflow_subscription_pending") === 1 &&
       value(text, "rillflow_subscription_lag") === b!.globalSeq - a!.globalSeq;
-  }, "the gauges to show one event in flight and a lag of one");
+  });
   const text = await (await handler(new Request("http://x/metrics"))).text();
   assertEquals(value(text, "rillflow_subscription_events_delivered_total"), 2);
   assertEquals(value(text, "rillflow_subscription_events_acked_total"), 1);
