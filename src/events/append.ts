@@ -371,37 +371,49 @@ const MAX_MISS_RATE = 0.25;
 
 const guesses = new WeakMap<StoreContext, FirstVersionGuesses>();
 
+function guessesOf(context: StoreContext): FirstVersionGuesses {
+  let learnt = guesses.get(context);
+  if (!learnt) guesses.set(context, learnt = new FirstVersionGuesses());
+  return learnt;
+}
+
 /**
- * Runs a prepared append on the pool (outside any transaction). An
- * `Expected.any` append of one event to a stream this process has not seen
- * with events guesses that it starts the stream: version 1 with
- * `ON CONFLICT DO NOTHING`, no version read. When the stream has events the
- * guess writes nothing and the append runs again with the version read (two
- * round trips); a process whose guesses mostly miss stops guessing.
+ * Runs a pool append, first guessing, when worth it, that it starts its
+ * stream. An `Expected.any` append of one event to a stream this process has
+ * not seen with events is sent as the stream's first event (version 1, with
+ * `ON CONFLICT DO NOTHING`: no version read, no combiner queue to join, no
+ * race to retry). When the stream has events the guess writes nothing and
+ * `append` runs (a second round trip); a process whose guesses mostly miss
+ * stops guessing.
  *
  * @param context The store context.
  * @param prepared From {@linkcode prepareAppend}.
+ * @param append The append without a guess (the combiner's, or the pool's).
  * @returns The new stream version and global positions.
- * @throws {RillflowError} As {@linkcode runAppend}.
+ * @throws {RillflowError} As `append`.
  */
-export function runAppendGuessing(
+export function appendGuessingFirst(
   context: StoreContext,
   prepared: PreparedAppend,
+  append: () => Promise<AppendResult>,
 ): Promise<AppendResult> {
-  let learnt = guesses.get(context);
-  if (!learnt) guesses.set(context, learnt = new FirstVersionGuesses());
-  const known = learnt;
-  if (!known.worthTrying(prepared)) {
-    return runAppend(context.executor, context, prepared).then((result) => (
-      known.remember(prepared.streamId), result
-    ));
-  }
+  const known = guessesOf(context);
+  if (!known.worthTrying(prepared)) return append();
   return writeFirstGuess(context.executor, context, prepared).then((rows) => {
     known.guessed(prepared.streamId, rows.length > 0);
-    return rows.length > 0
-      ? resultOfPositions(rows[0]!)
-      : runAppend(context.executor, context, prepared);
+    return rows.length > 0 ? resultOfPositions(rows[0]!) : append();
   });
+}
+
+/**
+ * Notes that a stream has events, so later appends to it do not guess
+ * ({@linkcode appendGuessingFirst}).
+ *
+ * @param context The store context.
+ * @param streamId The stream an append just wrote.
+ */
+export function noteStreamWritten(context: StoreContext, streamId: string): void {
+  guessesOf(context).remember(streamId);
 }
 
 /**

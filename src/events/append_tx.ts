@@ -10,10 +10,10 @@ import type { StoreContext } from "../_context.ts";
 import type { Projection } from "../projections/projection.ts";
 import {
   type AppendResult,
+  noteStreamWritten,
   type PreparedAppend,
   resultOf,
   runAppend,
-  runAppendGuessing,
   writeAppend,
 } from "./append.ts";
 import { type EventRow, toEnvelope } from "./envelope.ts";
@@ -126,6 +126,6 @@ export function appendOnPool(
         ? context.executor.transaction((tx) =>
           appendInTransaction(tx, context, prepared, { advisoryLock: true })
         )
-        : runAppendGuessing(context, prepared),
-  );
+        : runAppend(context.executor, context, prepared),
+  ).then((result) => (noteStreamWritten(context, prepared.streamId), result));
 }

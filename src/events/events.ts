@@ -9,7 +9,12 @@ import { assertUuid } from "../ids.ts";
 import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
 import type { EventEnvelope } from "./envelope.ts";
-import { type AppendOptions, type AppendResult, prepareAppend } from "./append.ts";
+import {
+  appendGuessingFirst,
+  type AppendOptions,
+  type AppendResult,
+  prepareAppend,
+} from "./append.ts";
 import { retryingRaces } from "./append_errors.ts";
 import { appendCombined, isCombinable } from "./append_combiner.ts";
 import { appendInTransaction, appendOnPool, inlineProjectionsFor } from "./append_tx.ts";
@@ -99,7 +104,9 @@ export class Events {
           { searchPath: context.schema },
         ));
     } else if (isCombinable(prepared)) {
-      result = await instrumentAppend(() => appendCombined(context, prepared));
+      result = await instrumentAppend(() =>
+        appendGuessingFirst(context, prepared, () => appendCombined(context, prepared))
+      );
     } else {
       result = await instrumentAppend(() => appendOnPool(context, prepared));
     }
