@@ -388,7 +388,7 @@ function guessesOf(context: StoreContext): FirstVersionGuesses {
  *
  * @param context The store context.
  * @param prepared From {@linkcode prepareAppend}.
- * @param append The append without a guess (the combiner's, or the pool's).
+ * @param append The append without a guess (through the combiner).
  * @returns The new stream version and global positions.
  * @throws {RillflowError} As `append`.
  */
