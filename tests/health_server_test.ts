@@ -109,6 +109,8 @@ testBoth(
     const stream = crypto.randomUUID();
     await store.events.append(stream, Expected.noStream, [event("A", {}), event("B", {})]);
     await store.events.append(stream, Expected.noStream, [event("C", {})]).catch(() => {});
+    // Appends that run in a transaction (advisory locks, inline projections) count too.
+    await store.events.withAdvisoryLocks().append(stream, Expected.exact(2), [event("D", {})]);
     const docs = store.docs("docs");
     const id = crypto.randomUUID();
     await docs.put(id, { v: 1 });
@@ -117,15 +119,15 @@ testBoth(
     const after = await scrape();
     const delta = (name: string, labels: Record<string, string> = {}) =>
       sampleValue(after, name, labels) - sampleValue(before, name, labels);
-    assertEquals(delta("rillflow_events_appended_total"), 2);
-    assertEquals(delta("rillflow_appends_total"), 1);
+    assertEquals(delta("rillflow_events_appended_total"), 3);
+    assertEquals(delta("rillflow_appends_total"), 2);
     assertEquals(delta("rillflow_append_conflicts_total"), 1);
     assertEquals(delta("rillflow_document_writes_total", { collection: "docs" }), 1);
     assertEquals(delta("rillflow_document_conflicts_total", { collection: "docs" }), 1);
     assertEquals(delta("rillflow_document_reads_total", { collection: "docs" }), 1);
     assertEquals(
       delta("rillflow_query_duration_seconds_count", { operation: "append" }),
-      2,
+      3,
       "conflicting appends are timed too",
     );
     assertEquals(

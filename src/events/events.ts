@@ -14,6 +14,7 @@ import {
   type AppendOptions,
   type AppendResult,
   prepareAppend,
+  type PreparedAppend,
 } from "./append.ts";
 import { retryingRaces } from "./append_errors.ts";
 import { appendCombined, isCombinable } from "./append_combiner.ts";
@@ -96,22 +97,24 @@ export class Events {
   ): Promise<AppendResult> {
     const context = this.#context;
     const prepared = prepareAppend(context, streamId, expected, events, options);
-    let result: AppendResult;
+    const result = await instrumentAppend(() => this.#write(context, prepared));
+    notifyAppended(context);
+    return result;
+  }
+
+  /** Runs a prepared append the way it needs: in a transaction, guessed, combined or alone. */
+  #write(context: StoreContext, prepared: PreparedAppend): Promise<AppendResult> {
     if (this.#advisoryLocks || inlineProjectionsFor(context, prepared.types).length > 0) {
-      result = await retryingRaces(context, () =>
+      return retryingRaces(context, () =>
         context.executor.transaction(
           (tx) => appendInTransaction(tx, context, prepared, { advisoryLock: this.#advisoryLocks }),
           { searchPath: context.schema },
         ));
-    } else if (isCombinable(prepared)) {
-      result = await instrumentAppend(() =>
-        appendGuessingFirst(context, prepared, () => appendCombined(context, prepared))
-      );
-    } else {
-      result = await instrumentAppend(() => appendOnPool(context, prepared));
     }
-    notifyAppended(context);
-    return result;
+    if (isCombinable(prepared)) {
+      return appendGuessingFirst(context, prepared, () => appendCombined(context, prepared));
+    }
+    return appendOnPool(context, prepared);
   }
 
   /**
