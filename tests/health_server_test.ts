@@ -4,6 +4,7 @@ import { parsePrometheusText, sampleValue } from "./_prometheus.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
 import { waitFor } from "./_wait.ts";
 import {
+  AggregateRepository,
   event,
   Expected,
   healthHandler,
@@ -109,8 +110,18 @@ testBoth(
     const stream = crypto.randomUUID();
     await store.events.append(stream, Expected.noStream, [event("A", {}), event("B", {})]);
     await store.events.append(stream, Expected.noStream, [event("C", {})]).catch(() => {});
-    // Appends that run in a transaction (advisory locks, inline projections) count too.
+    // Appends that run in a transaction (advisory locks, inline projections) count too, as do
+    // a session's and an aggregate repository's.
     await store.events.withAdvisoryLocks().append(stream, Expected.exact(2), [event("D", {})]);
+    const session = store.session();
+    session.enqueueEvent(stream, Expected.exact(3), event("E", {}));
+    await session.saveChanges();
+    const counters = new AggregateRepository(store, {
+      name: "counter",
+      initialState: () => 0,
+      evolve: (n: number) => n + 1,
+    });
+    await counters.commit(crypto.randomUUID(), Expected.noStream, [event("F", {}), event("G", {})]);
     const docs = store.docs("docs");
     const id = crypto.randomUUID();
     await docs.put(id, { v: 1 });
@@ -119,15 +130,15 @@ testBoth(
     const after = await scrape();
     const delta = (name: string, labels: Record<string, string> = {}) =>
       sampleValue(after, name, labels) - sampleValue(before, name, labels);
-    assertEquals(delta("rillflow_events_appended_total"), 3);
-    assertEquals(delta("rillflow_appends_total"), 2);
+    assertEquals(delta("rillflow_events_appended_total"), 6);
+    assertEquals(delta("rillflow_appends_total"), 4);
     assertEquals(delta("rillflow_append_conflicts_total"), 1);
     assertEquals(delta("rillflow_document_writes_total", { collection: "docs" }), 1);
     assertEquals(delta("rillflow_document_conflicts_total", { collection: "docs" }), 1);
     assertEquals(delta("rillflow_document_reads_total", { collection: "docs" }), 1);
     assertEquals(
       delta("rillflow_query_duration_seconds_count", { operation: "append" }),
-      3,
+      4,
       "conflicting appends are timed too",
     );
     assertEquals(

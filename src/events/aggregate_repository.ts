@@ -6,6 +6,7 @@
  */
 import { retryingRaces } from "./append_errors.ts";
 import { notifyAppended } from "./notify.ts";
+import { instrumentAppend } from "../observability/instrument.ts";
 import { contextOf, type StoreContext } from "../_context.ts";
 import { routedContext, type Store } from "../store.ts";
 import { isRillflowError } from "../errors.ts";
@@ -220,12 +221,14 @@ export class AggregateRepository<S> {
 
   async #write(parts: AggregateParts<S>, write: AggregateWrite): Promise<AppendResult> {
     const { context } = parts;
-    const result = await retryingRaces(
-      context,
-      () =>
-        write.needsTransaction
-          ? context.executor.transaction((tx) => write.run(tx))
-          : write.run(context.executor),
+    const result = await instrumentAppend(() =>
+      retryingRaces(
+        context,
+        () =>
+          write.needsTransaction
+            ? context.executor.transaction((tx) => write.run(tx))
+            : write.run(context.executor),
+      )
     );
     notifyAppended(parts.context);
     return result;

@@ -12,6 +12,7 @@ import { appendInTransaction } from "./append_tx.ts";
 import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
 import { notifyAppended } from "./notify.ts";
+import { recordAppend } from "../observability/metrics.ts";
 import type { LoadedAggregate } from "./aggregate.ts";
 import { aggregateParts, type AggregateRepository } from "./aggregate_repository.ts";
 import { type AggregateWrite, planCommit, planCommitFor } from "./aggregate_plan.ts";
@@ -50,8 +51,18 @@ export function stagedAppend(
       void await appendInTransaction(tx, context, prepared, {
         advisoryLock: context.settings.advisoryLocks,
       }),
-    committed: () => notifyAppended(context),
+    committed: () => appendCommitted(context, 1),
   };
+}
+
+/**
+ * After the session's transaction committed: counted in the append metrics
+ * (a session has no span or duration of its own to time it by) and
+ * announced to readers.
+ */
+function appendCommitted(context: StoreContext, events: number): void {
+  recordAppend(events);
+  notifyAppended(context);
 }
 
 /** What `session.aggregates(repo)` returns. */
@@ -100,10 +111,11 @@ export function sessionAggregates<S>(
   const parts = aggregateParts(repository, context);
   const staged = (plan: () => Promise<AggregateWrite>): StagedEventOperation => {
     let write: AggregateWrite | undefined;
+    let written = 0;
     return {
       prepare: async () => void (write = await plan()),
-      execute: async (tx) => void await write!.run(tx),
-      committed: () => notifyAppended(context),
+      execute: async (tx) => void (written = (await write!.run(tx)).globalSeqs.length),
+      committed: () => appendCommitted(context, written),
     };
   };
   return {
