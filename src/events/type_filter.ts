@@ -41,7 +41,9 @@ export function seenTypeSql(alias: string): string {
  * @param context The store context.
  * @returns Stored types, stored versions and final types (empty without renames).
  */
-export function renameParams(context: StoreContext): [string[], number[], string[]] {
+export function renameParams(
+  context: StoreContext,
+): [readonly string[], readonly number[], readonly string[]] {
   const renames = context.settings.upcasters?.renames();
   return renames ? [renames.types, renames.versions, renames.finals] : [[], [], []];
 }

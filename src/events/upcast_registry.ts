@@ -56,11 +56,11 @@ function assertShape(value: unknown, what: string): asserts value is EventShape 
 /** Stored shapes whose upcasting renames them: parallel arrays, see `UpcasterRegistry.renames`. */
 export interface Renames {
   /** The stored type. */
-  readonly types: string[];
+  readonly types: readonly string[];
   /** The stored version. */
-  readonly versions: number[];
+  readonly versions: readonly number[];
   /** The type the upcasting chain from that shape ends in. */
-  readonly finals: string[];
+  readonly finals: readonly string[];
 }
 
 /**
@@ -236,15 +236,22 @@ export class UpcasterRegistry {
    */
   renames(): Renames {
     if (this.#renames) return this.#renames;
-    const renames: Renames = { types: [], versions: [], finals: [] };
+    const types: string[] = [];
+    const versions: number[] = [];
+    const finals: string[] = [];
     for (const { upcaster } of this.#steps.values()) {
       const [final] = this.#finalShape([upcaster.fromType, upcaster.fromVersion]);
       if (final === upcaster.fromType) continue;
-      renames.types.push(upcaster.fromType);
-      renames.versions.push(upcaster.fromVersion);
-      renames.finals.push(final);
+      types.push(upcaster.fromType);
+      versions.push(upcaster.fromVersion);
+      finals.push(final);
     }
-    return this.#renames = renames;
+    // Shared by every read until the next registration: frozen, so no caller can change them.
+    return this.#renames = Object.freeze({
+      types: Object.freeze(types),
+      versions: Object.freeze(versions),
+      finals: Object.freeze(finals),
+    });
   }
 
   #finalShape(shape: EventShape): EventShape {

@@ -87,4 +87,5 @@ Deno.test("renames lists the stored shapes whose chain ends in another type", ()
     versions: [1, 2, 1, 3],
     finals: ["PurchasePlaced", "PurchasePlaced", "A", "PurchasePlaced"],
   }, "a new upcaster extends the chains it continues");
+  assertEquals(Object.isFrozen(registry.renames().types), true);
 });
