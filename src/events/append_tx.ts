@@ -10,13 +10,13 @@ import type { StoreContext } from "../_context.ts";
 import type { Projection } from "../projections/projection.ts";
 import {
   type AppendResult,
-  noteStreamWritten,
   type PreparedAppend,
   resultOf,
   runAppend,
   writeAppend,
 } from "./append.ts";
 import { type EventRow, toEnvelope } from "./envelope.ts";
+import { noteStreamWritten } from "./append_guess.ts";
 import { isContended, retryingRaces } from "./append_errors.ts";
 import { lockNamespace } from "./watermark.ts";
 

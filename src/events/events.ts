@@ -10,12 +10,12 @@ import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
 import type { EventEnvelope } from "./envelope.ts";
 import {
-  appendGuessingFirst,
   type AppendOptions,
   type AppendResult,
   prepareAppend,
   type PreparedAppend,
 } from "./append.ts";
+import { appendGuessingFirst } from "./append_guess.ts";
 import { retryingRaces } from "./append_errors.ts";
 import { appendCombined, isCombinable } from "./append_combiner.ts";
 import { appendInTransaction, appendOnPool, inlineProjectionsFor } from "./append_tx.ts";

@@ -174,20 +174,45 @@ async function readAllPage(
   limit: number,
   types: readonly string[] | undefined,
 ): Promise<{ envelopes: EventEnvelope[]; last: number }> {
-  const { executor } = context;
-  const { position } = await readWatermark(executor, context);
+  const { position } = await readWatermark(context.executor, context);
   if (position <= after || limit === 0) return { envelopes: [], last: after };
-  const rows = await executor.query<EventEnvelope>(
-    `select ${ENVELOPE_SELECT} from ${context.table("events")} e ${seenTypeJoin("e", 5)}
-      where global_seq > $1 and global_seq <= $2
-        and ($3::text[] is null or ${seenTypeSql("e")} = any($3::text[]))
-      order by global_seq limit $4`,
-    [after, position, types ?? null, limit, ...renameParams(context)],
-  );
+  const rows = await readGlobalRange(context, after, position, limit, types);
   return {
     envelopes: await context.settings.upcast(rows),
     last: rows.length > 0 ? rows[rows.length - 1]!.globalSeq : after,
   };
+}
+
+/**
+ * The stored events after `after` and at most `upTo` (a watermark read in an
+ * earlier statement), in global order, at most `limit`, whose type after
+ * upcasting is one of `types` (all when undefined): not upcast yet. What
+ * `readAll` and the projection daemon read.
+ *
+ * SQL: `select … from events where global_seq > $after and global_seq <= $upTo
+ * [and <type after upcasting> = any($types)] order by global_seq limit $limit`.
+ *
+ * @param context The store context.
+ * @param after The position to read after.
+ * @param upTo The watermark.
+ * @param limit At most this many.
+ * @param types Only these types (as readers see them).
+ * @returns The envelopes as stored.
+ */
+export function readGlobalRange(
+  context: StoreContext,
+  after: number,
+  upTo: number,
+  limit: number,
+  types: readonly string[] | undefined,
+): Promise<EventEnvelope[]> {
+  return context.executor.query<EventEnvelope>(
+    `select ${ENVELOPE_SELECT} from ${context.table("events")} e ${seenTypeJoin("e", 5)}
+      where global_seq > $1 and global_seq <= $2
+        and ($3::text[] is null or ${seenTypeSql("e")} = any($3::text[]))
+      order by global_seq limit $4`,
+    [after, upTo, types ?? null, limit, ...renameParams(context)],
+  );
 }
 
 /**

@@ -6,14 +6,9 @@
  * @module
  */
 import type { StoreContext } from "../_context.ts";
-import {
-  ENVELOPE_COLUMNS,
-  type EventEnvelope,
-  type EventRow,
-  toEnvelope,
-} from "../events/envelope.ts";
+import type { EventEnvelope } from "../events/envelope.ts";
+import { readGlobalRange } from "../events/reads.ts";
 import { readWatermark } from "../events/watermark.ts";
-import { renameParams, seenTypeJoin, seenTypeSql } from "../events/type_filter.ts";
 
 /** One event of a batch: the upcast envelope, or the stored one with the upcasting error. */
 export interface BatchItem {
@@ -39,9 +34,8 @@ export interface Batch {
  * than `limit` events come back, `end` is the watermark: the checkpoint moves
  * past events of other types too.
  *
- * SQL: the watermark query, then `select … from events where global_seq > $after and
- * global_seq <= $watermark and ($types is null or <type after upcasting> = any($types)) order by
- * global_seq limit $limit` (see `events/type_filter.ts`).
+ * SQL: the watermark query, then `readGlobalRange` (events after the checkpoint up to the
+ * watermark, filtered by their type after upcasting).
  *
  * @param context The store context.
  * @param after The checkpoint.
@@ -57,15 +51,9 @@ export async function readBatch(
 ): Promise<Batch> {
   const { position } = await readWatermark(context.executor, context);
   if (position <= after) return { items: [], end: after, head: position };
-  const rows = await context.executor.query<EventRow>(
-    `select ${ENVELOPE_COLUMNS} from ${context.table("events")} e ${seenTypeJoin("e", 5)}
-      where global_seq > $1 and global_seq <= $2
-        and ($3::text[] is null or ${seenTypeSql("e")} = any($3::text[]))
-      order by global_seq limit $4`,
-    [after, position, eventTypes ?? null, limit, ...renameParams(context)],
-  );
-  const items = await upcastIsolating(context, rows.map(toEnvelope));
-  const end = rows.length === limit ? rows[rows.length - 1]!.global_seq : position;
+  const stored = await readGlobalRange(context, after, position, limit, eventTypes);
+  const items = await upcastIsolating(context, stored);
+  const end = stored.length === limit ? stored[stored.length - 1]!.globalSeq : position;
   return { items, end, head: position };
 }
 
