@@ -30,9 +30,10 @@ export function countingEvents(store: Store): { events: Events; stats: QueryStat
   const executor: Executor = Object.create(base.executor, {
     query: {
       value: async <R>(text: string, params?: readonly unknown[]): Promise<R[]> => {
-        const rows = await base.executor.query<R>(text, params);
+        // Counted when sent: a statement that fails (a missed guess) was work too.
         stats.queries++;
         stats.texts.push(text);
+        const rows = await base.executor.query<R>(text, params);
         stats.maxRows = Math.max(stats.maxRows, rows.length);
         return rows;
       },

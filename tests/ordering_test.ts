@@ -134,6 +134,15 @@ testServer(
         "guess",
       ],
       [
+        "any, guessed first versions of a batch",
+        () =>
+          prepareAppend(context, crypto.randomUUID(), Expected.any, [
+            event("V", {}),
+            event("V", {}),
+          ]),
+        "guess",
+      ],
+      [
         "noStream",
         () => prepareAppend(context, crypto.randomUUID(), Expected.noStream, [event("V", {})]),
       ],

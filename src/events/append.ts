@@ -263,10 +263,7 @@ export function executeAppend<R>(
       const first = rows[0] as PositionsRow | undefined;
       // A batch's positions row has a count (0: nothing written); a single event's has none.
       const written = shape.envelopes || !first ? rows.length : first.count ?? 1;
-      // A `first` guess that wrote nothing is not an error: the caller reads the version.
-      return written === 0 && shape.check !== "first"
-        ? diagnosed(db, context, prepared, values.hash)
-        : rows;
+      return written === 0 ? diagnosed(db, context, prepared, values.hash) : rows;
     },
     async (error) => {
       if (!(error instanceof RillflowError)) throw error;
@@ -333,21 +330,24 @@ export function runAppend(
 }
 
 /**
- * Runs a one-event, unkeyed, uncategorized append as its stream's first
- * event (version 1) with `ON CONFLICT DO NOTHING`: no row back when the
- * stream has events.
+ * Runs an `Expected.any` append as if it started its stream (the statement
+ * of `noStream`: its events from version 1, no version read). When the
+ * stream has events the unique index refuses the first one and nothing is
+ * written: a lost race (`isLostRace`), and on a connection outside a
+ * transaction nothing else is lost.
  *
  * @param db Where to run.
  * @param context The store context.
  * @param prepared The append.
- * @returns Its positions row, or no rows.
+ * @returns Its positions row.
+ * @throws {RillflowError} A lost race when the stream has events; as {@linkcode executeAppend}.
  */
 export function writeFirstGuess(
   db: Queryable,
   context: StoreContext,
   prepared: PreparedAppend,
 ): Promise<PositionsRow[]> {
-  const shape: AppendShape = { ...shapeOf(prepared, false), check: "first" };
+  const shape: AppendShape = { ...shapeOf(prepared, false), check: "create" };
   return executeAppend(db, context, shape, valuesOf(context, prepared, shape, null), prepared);
 }
 

@@ -7,7 +7,10 @@
  * that read the same version lose the race and run again. While one append
  * of a stream is in flight, this process queues the next `Expected.any` appends to that stream and sends them
  * together, as ONE statement, when it returns: each caller still gets its own
- * contiguous stream versions and positions. Only appends that cannot fail for
+ * contiguous stream versions and positions. The append that finds the stream
+ * free may guess that it starts the stream (`appendGuessingFirst`); those
+ * queued behind it never guess, so concurrent first appends to a new stream
+ * cost one guess, not a missed guess each. Only appends that cannot fail for
  * a reason of their own are combined (`Expected.any`, no idempotency key, no
  * category); a combined statement that fails for any reason other than an
  * archived stream or a lost connection is retried append by append, so one
@@ -21,6 +24,7 @@ import { RillflowError } from "../errors.ts";
 import { Expected } from "./expected.ts";
 import { jsonArray, type PositionsRow } from "./append_sql.ts";
 import { appendOnPool } from "./append_tx.ts";
+import { appendGuessingFirst } from "./append_guess.ts";
 import {
   type AppendResult,
   executeAppend,
@@ -64,8 +68,9 @@ class AppendCombiner {
       return new Promise((resolve, reject) => queue.push({ prepared, resolve, reject }));
     }
     this.#queues.set(streamId, []);
+    const context = this.#context;
     // `then` with both handlers, not `finally`: one promise reaction less on every append.
-    return appendOnPool(this.#context, prepared).then(
+    return appendGuessingFirst(context, prepared, () => appendOnPool(context, prepared)).then(
       (result) => (this.#settle(streamId, false), result),
       (error) => {
         this.#settle(streamId, false);

@@ -221,6 +221,17 @@ export function lostRace(prepared: PreparedAppend, cause: unknown): RillflowErro
 }
 
 /**
+ * Whether an error is an append's lost race ({@linkcode lostRace}): the
+ * version it was to write exists.
+ *
+ * @param error Any thrown value.
+ * @returns True for a lost race.
+ */
+export function isLostRace(error: unknown): boolean {
+  return typeof error === "object" && error !== null && races.has(error);
+}
+
+/**
  * Runs a unit of work that appends (one statement on the pool, or a whole
  * transaction) and runs it again while an append in it lost a race its
  * expectation does not care about (`Expected.any`, `Expected.streamExists`:

@@ -7,6 +7,7 @@
  * @module
  */
 import type { StoreContext } from "../_context.ts";
+import { isLostRace } from "./append_errors.ts";
 import {
   type AppendResult,
   type PreparedAppend,
@@ -28,9 +29,8 @@ class FirstVersionGuesses {
 
   worthTrying(prepared: PreparedAppend): boolean {
     if (
-      prepared.expected.kind !== "any" || prepared.count !== 1 ||
-      prepared.idempotencyKey !== null || prepared.category !== null ||
-      this.#known.has(prepared.streamId)
+      prepared.expected.kind !== "any" || prepared.idempotencyKey !== null ||
+      prepared.category !== null || this.#known.has(prepared.streamId)
     ) return false;
     // Mostly missing (appends to streams other processes started): read the version instead,
     // guessing one append in 32 to notice when that changes.
@@ -61,16 +61,17 @@ function guessesOf(context: StoreContext): FirstVersionGuesses {
 
 /**
  * Runs a pool append, first guessing, when worth it, that it starts its
- * stream. An `Expected.any` append of one event to a stream this process has
- * not seen with events is sent as the stream's first event (version 1, with
- * `ON CONFLICT DO NOTHING`: no version read, no combiner queue to join, no
- * race to retry). When the stream has events the guess writes nothing and
- * `append` runs (a second round trip); a process whose guesses mostly miss
- * stops guessing.
+ * stream. An `Expected.any` append to a stream this process has not seen
+ * with events is sent as the stream's first events (from version 1, the
+ * statement of `noStream`: no version read, no combiner queue to join, no
+ * race to retry). When the stream has events the unique index refuses the
+ * statement, nothing is written (it runs outside a transaction) and `append`
+ * runs (a second round trip); a process whose guesses mostly miss stops
+ * guessing.
  *
  * @param context The store context.
  * @param prepared From {@linkcode prepareAppend}.
- * @param append The append without a guess (through the combiner).
+ * @param append The append without a guess.
  * @returns The new stream version and global positions.
  * @throws {RillflowError} As `append`.
  */
@@ -81,10 +82,17 @@ export function appendGuessingFirst(
 ): Promise<AppendResult> {
   const known = guessesOf(context);
   if (!known.worthTrying(prepared)) return append();
-  return writeFirstGuess(context.executor, context, prepared).then((rows) => {
-    known.guessed(prepared.streamId, rows.length > 0);
-    return rows.length > 0 ? resultOfPositions(rows[0]!) : append();
-  });
+  return writeFirstGuess(context.executor, context, prepared).then(
+    (rows) => {
+      known.guessed(prepared.streamId, true);
+      return resultOfPositions(rows[0]!);
+    },
+    (error) => {
+      if (!isLostRace(error)) throw error;
+      known.guessed(prepared.streamId, false);
+      return append();
+    },
+  );
 }
 
 /**

@@ -27,12 +27,11 @@ import { ENVELOPE_COLUMNS } from "./envelope.ts";
 import { appendLockSql } from "./watermark.ts";
 
 /**
- * The version check: `any` none, `create` (noStream, exact 0) version 0,
- * `exact` the given version, `exists` a version above 0. `first` is a guess
- * for `any`: the stream's first event, and nothing written (no error) when
- * the stream has events; the caller then runs the `any` statement.
+ * The version check: `any` none, `create` (noStream, exact 0, and the guess
+ * that an `any` append starts its stream) version 0, `exact` the given
+ * version, `exists` a version above 0.
  */
-export type StreamCheck = "any" | "create" | "exact" | "exists" | "first";
+export type StreamCheck = "any" | "create" | "exact" | "exists";
 
 /**
  * How events are passed: `one` as scalars, `many` as arrays sharing one
@@ -109,9 +108,9 @@ function versionCheck(check: StreamCheck): string {
 }
 
 /**
- * The version the events are numbered from. `create` and `first` need no
- * read: their first event is version 1, and the unique index refuses it if
- * the stream has events. `exact` only asks whether its version exists (a point probe);
+ * The version the events are numbered from. `create` needs no read: its
+ * first event is version 1, and the unique index refuses it if the stream
+ * has events. `exact` only asks whether its version exists (a point probe);
  * the index refuses the successor if it exists too. `any` and `exists` read
  * the highest version (one backward probe).
  */
@@ -119,7 +118,6 @@ function versionSql(context: StoreContext, check: StreamCheck): string {
   const events = context.table("events");
   switch (check) {
     case "create":
-    case "first":
       return "0";
     case "exact":
       return "{expected}::int";
@@ -141,7 +139,7 @@ function flat(shape: AppendShape): boolean {
 
 /** Whether the events are numbered from version 1 without reading the stream. */
 function startsStream(shape: AppendShape): boolean {
-  return shape.check === "create" || shape.check === "first";
+  return shape.check === "create";
 }
 
 /**
@@ -297,14 +295,10 @@ const POSITIONS = `select min(global_seq) as first, max(global_seq) as last,
 export function buildAppendSql(context: StoreContext, shape: AppendShape): AppendStatement {
   // The tenant is a validated name (lowercase letters, digits, `_`): safe as a literal.
   const tenant = context.tenant === null ? "null::text" : `'${context.tenant}'::text`;
-  // A guessed first version that exists writes nothing instead of failing.
-  const guessed = shape.check === "first"
-    ? "\n    on conflict (stream_id, stream_seq) do nothing"
-    : "";
   const insert = (returning: string) =>
     `insert into ${context.table("events")}
       (stream_id, stream_seq, type, data, event_version, ${extraColumns(shape)})
-    ${eventRows(context, shape, tenant)}${guessed}
+    ${eventRows(context, shape, tenant)}
     returning ${returning}`;
   const ctes = streamCtes(context, shape);
   if (!shape.keyed && !shape.envelopes && shape.events === "one") {
@@ -328,7 +322,7 @@ export function buildAppendSql(context: StoreContext, shape: AppendShape): Appen
 }
 
 const cache = new WeakMap<StoreContext, AppendStatement[]>();
-const CHECKS: readonly StreamCheck[] = ["any", "create", "exact", "exists", "first"];
+const CHECKS: readonly StreamCheck[] = ["any", "create", "exact", "exists"];
 const SHAPES: readonly EventShape[] = ["one", "many", "mixed"];
 
 /**

@@ -15,7 +15,6 @@ import {
   prepareAppend,
   type PreparedAppend,
 } from "./append.ts";
-import { appendGuessingFirst } from "./append_guess.ts";
 import { retryingRaces } from "./append_errors.ts";
 import { appendCombined, isCombinable } from "./append_combiner.ts";
 import { appendInTransaction, appendOnPool, inlineProjectionsFor } from "./append_tx.ts";
@@ -111,9 +110,7 @@ export class Events {
           { searchPath: context.schema },
         ));
     }
-    if (isCombinable(prepared)) {
-      return appendGuessingFirst(context, prepared, () => appendCombined(context, prepared));
-    }
+    if (isCombinable(prepared)) return appendCombined(context, prepared);
     return appendOnPool(context, prepared);
   }
 
