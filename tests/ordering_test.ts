@@ -9,6 +9,7 @@ import {
   writeFirstGuess,
 } from "../src/events/append.ts";
 import { freshSchema } from "./_backends.ts";
+import { startStreamsSql } from "../src/events/append_sql.ts";
 import { appendOutOfOrder, openAppend } from "./_out_of_order.ts";
 
 testServer("a reader never passes an open append that took a lower position", async (url) => {
@@ -113,7 +114,7 @@ testServer(
     const existing = crypto.randomUUID();
     await store.events.append(existing, Expected.noStream, [event("Seed", {})]);
     let version = 1;
-    const variants: Array<[string, () => PreparedAppend, (boolean | "guess")?]> = [
+    const variants: Array<[string, () => PreparedAppend, (boolean | "guess" | "together")?]> = [
       [
         "any, one event",
         () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
@@ -141,6 +142,11 @@ testServer(
             event("V", {}),
           ]),
         "guess",
+      ],
+      [
+        "guesses of two new streams together",
+        () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
+        "together",
       ],
       [
         "noStream",
@@ -182,6 +188,17 @@ testServer(
         const committed = context.executor.transaction(async (tx) => {
           const [row] = envelopes === "guess"
             ? await writeFirstGuess(tx, context, prepare())
+            : envelopes === "together"
+            ? await tx.query<{ first: number }>(startStreamsSql(context), [
+              [prepare().streamId, crypto.randomUUID()],
+              [1, 1],
+              ["V", "V"],
+              "[{},{}]",
+              [1, 1],
+              "[{},{}]",
+              [null, null],
+              [null, null],
+            ])
             : await writeAppend(tx, context, prepare(), envelopes ?? false);
           appended.resolve("first" in row! ? row.first! : row!.global_seq);
           await gate.promise;

@@ -359,12 +359,14 @@ export function writeFirstGuess(
  */
 export function resultOfPositions(row: PositionsRow): AppendResult {
   const first = row.first!;
-  const count = row.count ?? 1;
-  return {
-    streamVersion: row.version!,
-    globalSeqs: row.seqs ??
-      (count === 1 ? [first] : Array.from({ length: count }, (_, i) => first + i)),
-  };
+  let globalSeqs = row.seqs;
+  if (!globalSeqs) {
+    // A loop, not Array.from with a mapper: several times faster for a batch.
+    const count = row.count ?? 1;
+    globalSeqs = new Array<number>(count);
+    for (let i = 0; i < count; i++) globalSeqs[i] = first + i;
+  }
+  return { streamVersion: row.version!, globalSeqs };
 }
 
 /**

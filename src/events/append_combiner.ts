@@ -22,18 +22,52 @@ import { setImmediate } from "node:timers";
 import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { Expected } from "./expected.ts";
-import { jsonArray, type PositionsRow } from "./append_sql.ts";
+import { jsonArray, type PositionsRow, startStreamsSql } from "./append_sql.ts";
 import { appendOnPool } from "./append_tx.ts";
-import { appendGuessingFirst } from "./append_guess.ts";
+import { type FirstVersionGuesses, guessesOf } from "./append_guess.ts";
+import { isLostRace } from "./append_errors.ts";
 import {
   type AppendResult,
   executeAppend,
   type PreparedAppend,
   resultOfPositions,
+  writeFirstGuess,
 } from "./append.ts";
 
 /** The most events one combined statement carries. */
 const MAX_COMBINED_EVENTS = 1000;
+
+/**
+ * Takes the next group off a queue: the first append, then those behind it
+ * while the group stays within {@linkcode MAX_COMBINED_EVENTS} (and, with
+ * `distinct`, names no stream twice).
+ */
+function takeGroup(queue: Waiting[], distinct: boolean): Waiting[] {
+  const streams = new Set<string>();
+  let events = 0;
+  let taken = 0;
+  for (; taken < queue.length; taken++) {
+    const { count, streamId } = queue[taken]!.prepared;
+    const stream = streamId.toLowerCase();
+    if (taken > 0 && (events + count > MAX_COMBINED_EVENTS || streams.has(stream))) break;
+    events += count;
+    if (distinct) streams.add(stream);
+  }
+  return queue.splice(0, taken);
+}
+
+/** A row of {@linkcode startStreamsSql}. */
+interface StartedRow {
+  stream: string;
+  version: number;
+  first: number;
+}
+
+/** The whole-group failures: the statement may have committed, or fails every append alike. */
+function sharedFailure(error: unknown): boolean {
+  return error instanceof RillflowError &&
+    (error.code === "STREAM_ARCHIVED" || error.code === "CONNECTION_ERROR");
+}
 
 interface Waiting {
   readonly prepared: PreparedAppend;
@@ -56,9 +90,14 @@ class AppendCombiner {
   readonly #context: StoreContext;
   /** Streams with an append in flight, and the appends waiting for it. */
   readonly #queues = new Map<string, Waiting[]>();
+  readonly #known: FirstVersionGuesses;
+  /** Whether a guess is in flight, and the guesses (of other streams) waiting for it. */
+  #guessing = false;
+  readonly #guesses: Waiting[] = [];
 
   constructor(context: StoreContext) {
     this.#context = context;
+    this.#known = guessesOf(context);
   }
 
   append(prepared: PreparedAppend): Promise<AppendResult> {
@@ -68,9 +107,11 @@ class AppendCombiner {
       return new Promise((resolve, reject) => queue.push({ prepared, resolve, reject }));
     }
     this.#queues.set(streamId, []);
-    const context = this.#context;
+    const run = this.#known.worthTrying(prepared)
+      ? this.#guess(prepared)
+      : appendOnPool(this.#context, prepared);
     // `then` with both handlers, not `finally`: one promise reaction less on every append.
-    return appendGuessingFirst(context, prepared, () => appendOnPool(context, prepared)).then(
+    return run.then(
       (result) => (this.#settle(streamId, false), result),
       (error) => {
         this.#settle(streamId, false);
@@ -102,17 +143,80 @@ class AppendCombiner {
       this.#queues.delete(streamId);
       return;
     }
-    let events = 0;
-    let taken = 0;
-    while (
-      taken < queue.length &&
-      (taken === 0 || events + queue[taken]!.prepared.count <= MAX_COMBINED_EVENTS)
-    ) {
-      events += queue[taken]!.prepared.count;
-      taken++;
+    this.#runGroup(takeGroup(queue, false)).finally(() => this.#settle(streamId, true));
+  }
+
+  /**
+   * A guessed append (docs/events.md): sent as its stream's first events,
+   * alone when no other guess is in flight; guesses of other new streams that
+   * arrive meanwhile are sent together, in one statement, when it returns.
+   */
+  #guess(prepared: PreparedAppend): Promise<AppendResult> {
+    if (this.#guessing) {
+      return new Promise((resolve, reject) => this.#guesses.push({ prepared, resolve, reject }));
     }
-    const group = queue.splice(0, taken);
-    this.#runGroup(group).finally(() => this.#settle(streamId, true));
+    this.#guessing = true;
+    return writeFirstGuess(this.#context.executor, this.#context, prepared).then(
+      (rows) => (this.#guessSent(), this.#hit(prepared, resultOfPositions(rows[0]!))),
+      (error) => (this.#guessSent(), this.#missed(prepared, error)),
+    );
+  }
+
+  #hit(prepared: PreparedAppend, result: AppendResult): AppendResult {
+    this.#known.guessed(prepared.streamId, true);
+    return result;
+  }
+
+  /** A guess the unique index refused (the stream has events): the append reads the version. */
+  #missed(prepared: PreparedAppend, error: unknown): Promise<AppendResult> {
+    if (!isLostRace(error)) return Promise.reject(error);
+    this.#known.guessed(prepared.streamId, false);
+    return appendOnPool(this.#context, prepared);
+  }
+
+  #guessSent(): void {
+    if (this.#guesses.length === 0) this.#guessing = false;
+    else setImmediate(() => this.#sendGuesses(takeGroup(this.#guesses, true)));
+  }
+
+  #sendGuesses(group: Waiting[]): void {
+    if (group.length === 1) {
+      const [waiting] = group;
+      this.#guessing = false;
+      this.#guess(waiting!.prepared).then(waiting!.resolve, waiting!.reject);
+      return;
+    }
+    this.#context.executor.query<StartedRow>(startStreamsSql(this.#context), startValues(group))
+      .then(
+        (rows) => {
+          this.#guessSent();
+          let results: AppendResult[];
+          try {
+            results = startedResults(group, rows);
+          } catch (error) {
+            // Written, but not as sent: never written again by a retry.
+            for (const waiting of group) waiting.reject(error);
+            return;
+          }
+          for (const [i, result] of results.entries()) {
+            group[i]!.resolve(this.#hit(group[i]!.prepared, result));
+          }
+        },
+        (error) => {
+          this.#guessSent();
+          // Refused as a whole (a stream has events, one append's bad data): nothing was
+          // written, so each guesses on its own.
+          for (const { prepared, resolve, reject } of group) {
+            if (sharedFailure(error)) reject(error);
+            else {
+              writeFirstGuess(this.#context.executor, this.#context, prepared).then(
+                (rows) => this.#hit(prepared, resultOfPositions(rows[0]!)),
+                (miss) => this.#missed(prepared, miss),
+              ).then(resolve, reject);
+            }
+          }
+        },
+      );
   }
 
   async #runGroup(group: Waiting[]): Promise<void> {
@@ -121,9 +225,7 @@ class AppendCombiner {
     try {
       combined = await this.#runCombined(group.map((w) => w.prepared));
     } catch (error) {
-      const shared = error instanceof RillflowError &&
-        (error.code === "STREAM_ARCHIVED" || error.code === "CONNECTION_ERROR");
-      if (shared) { for (const waiting of group) waiting.reject(error); }
+      if (sharedFailure(error)) { for (const waiting of group) waiting.reject(error); }
       else for (const waiting of group) await this.#runOne(waiting);
       return;
     }
@@ -181,6 +283,55 @@ class AppendCombiner {
     );
     return resultOfPositions(row!);
   }
+}
+
+/** The values of {@linkcode startStreamsSql} for a group of guesses. */
+function startValues(group: readonly Waiting[]): unknown[] {
+  const streams: string[] = [];
+  const versions: number[] = [];
+  const types: string[] = [];
+  const datas: string[] = [];
+  const eventVersions: number[] = [];
+  const headers: string[] = [];
+  const causation: (string | null)[] = [];
+  const correlation: (string | null)[] = [];
+  for (const { prepared: p } of group) {
+    for (let i = 0; i < p.count; i++) {
+      streams.push(p.streamId);
+      versions.push(i + 1);
+      types.push(p.types[i]!);
+      datas.push(p.datas[i]!);
+      eventVersions.push(p.versions[i]!);
+      headers.push(typeof p.headers === "string" ? p.headers : p.headers[i]!);
+      causation.push(p.causationId);
+      correlation.push(p.correlationId);
+    }
+  }
+  return [
+    streams,
+    versions,
+    types,
+    jsonArray(datas),
+    eventVersions,
+    jsonArray(headers),
+    causation,
+    correlation,
+  ];
+}
+
+/** Each guess's result, from the rows of its group's statement. */
+function startedResults(group: readonly Waiting[], rows: readonly StartedRow[]): AppendResult[] {
+  const index = new Map(group.map((w, i) => [w.prepared.streamId.toLowerCase(), i]));
+  const results = group.map((w) => ({
+    streamVersion: w.prepared.count,
+    globalSeqs: new Array<number>(w.prepared.count),
+  }));
+  for (const row of rows) {
+    const result = results[index.get(row.stream) ?? -1];
+    if (!result) throw new Error(`A combined append returned an unknown stream ${row.stream}`);
+    result.globalSeqs[row.version - 1] = row.first;
+  }
+  return results;
 }
 
 const combiners = new WeakMap<StoreContext, AppendCombiner>();

@@ -321,6 +321,46 @@ export function buildAppendSql(context: StoreContext, shape: AppendShape): Appen
   return number(`${written}${kept}\n${result}`);
 }
 
+/**
+ * The statement that starts several streams at once: the guessed appends of
+ * different new streams (`appendGuessingFirst`) sent together, each
+ * stream's events from version 1 as `noStream` would write them (so an
+ * archived stream, which keeps its first event, is refused too). Every
+ * value is per event: stream ids (`$1`), stream versions (`$2`), types,
+ * data (one JSON array text), versions, headers (one JSON array text),
+ * causation and correlation ids. One row per event comes back: its stream,
+ * stream version and global position. When any stream has events the unique
+ * index refuses the whole statement and nothing is written.
+ *
+ * @param context The store context.
+ * @returns The SQL text (cached per store).
+ */
+export function startStreamsSql(context: StoreContext): string {
+  let text = startStreams.get(context);
+  if (text === undefined) {
+    const tenant = context.tenant === null ? "null::text" : `'${context.tenant}'::text`;
+    text = `insert into ${context.table("events")}
+        (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
+         tenant_id)
+      select e.stream, e.seq, e.type, e.data, e.version, e.headers, e.causation, e.correlation,
+             ${tenant}
+        from rows from (unnest($1::uuid[]), unnest($2::int[]), unnest($3::text[]),
+                        jsonb_array_elements($4::text::jsonb), unnest($5::int[]),
+                        jsonb_array_elements($6::text::jsonb), unnest($7::text[]),
+                        unnest($8::text[]))
+             with ordinality as e(stream, seq, type, data, version, headers, causation,
+                                  correlation, ord)
+       where ${appendLockSql(context)}
+       order by e.ord
+      returning stream_id::text as stream, stream_seq as version, global_seq as first`
+      .replace(/\s+/g, " ");
+    startStreams.set(context, text);
+  }
+  return text;
+}
+
+const startStreams = new WeakMap<StoreContext, string>();
+
 const cache = new WeakMap<StoreContext, AppendStatement[]>();
 const CHECKS: readonly StreamCheck[] = ["any", "create", "exact", "exists"];
 const SHAPES: readonly EventShape[] = ["one", "many", "mixed"];

@@ -1,0 +1,93 @@
+/**
+ * Guessed appends of new streams that arrive while a guess is in flight are
+ * sent together, in one statement (docs/events.md): each caller still gets
+ * its own result, and a statement refused as a whole writes nothing twice.
+ */
+import { assert, assertEquals } from "./_assert.ts";
+import { testBoth } from "./_backends.ts";
+import { event, Expected, RillflowError, type Store } from "../mod.ts";
+import { contextOf } from "../src/_context.ts";
+import { appendWork, countingEvents } from "./_counting.ts";
+
+/** Checks each result against what was stored: versions from 1, positions as reported. */
+async function assertStored(
+  store: Store,
+  appends: { stream: string; types: string[] }[],
+  results: { streamVersion: number; globalSeqs: number[] }[],
+  from = 1,
+) {
+  for (const [i, { stream, types }] of appends.entries()) {
+    const read = (await store.events.readStream(stream)).filter((e) => e.streamSeq >= from);
+    assertEquals(read.map((e) => e.type), types, `stream ${i}`);
+    assertEquals(read.map((e) => e.streamSeq), types.map((_, k) => from + k));
+    assertEquals(read.map((e) => e.globalSeq), results[i]!.globalSeqs);
+    assertEquals(results[i]!.streamVersion, from + types.length - 1);
+  }
+}
+
+testBoth("concurrent first appends to new streams go together", async (store) => {
+  const { events, stats } = countingEvents(store);
+  const appends = Array.from({ length: 40 }, (_, i) => ({
+    stream: crypto.randomUUID(),
+    types: i % 3 === 0 ? ["A", "B", "C"] : ["A"],
+  }));
+  const results = await Promise.all(appends.map(({ stream, types }, i) =>
+    events.append(
+      stream,
+      Expected.any,
+      types.map((type, k) => event(type, { i, k }, k === 1 ? { metadata: { k } } : {})),
+      { headers: { i }, causationId: `c${i}` },
+    )
+  ));
+  await assertStored(store, appends, results);
+  const [withMetadata] = await store.events.readStream(appends[0]!.stream, { fromVersion: 2 });
+  assertEquals([withMetadata!.headers, withMetadata!.causationId], [{ i: 0, k: 1 }, "c0"]);
+  const inserts = appendWork(stats).filter((t) => t.includes("insert into")).length;
+  assert(inserts <= 3, `40 first appends took ${inserts} statements`);
+});
+
+testBoth("a combined guess that meets a stream with events writes nothing twice", async (store) => {
+  const started = crypto.randomUUID();
+  await store.events.append(started, Expected.noStream, [event("Old", {})]);
+  // A process that has not seen `started` (its own context) guesses it too.
+  const { events, stats } = countingEvents(store);
+  const first = crypto.randomUUID();
+  const inFlight = events.append(first, Expected.any, [event("A", {})]);
+  const appends = [
+    { stream: crypto.randomUUID(), types: ["A", "B"] },
+    { stream: started, types: ["New"] },
+    { stream: crypto.randomUUID(), types: ["A"] },
+  ];
+  const results = await Promise.all(
+    appends.map(({ stream, types }) =>
+      events.append(stream, Expected.any, types.map((t) => event(t, {})))
+    ),
+  );
+  await inFlight;
+  await assertStored(store, [appends[0]!, appends[2]!], [results[0]!, results[2]!]);
+  await assertStored(store, [appends[1]!], [results[1]!], 2);
+  assertEquals((await store.events.readStream(started)).map((e) => e.type), ["Old", "New"]);
+  assertEquals(await store.events.streamVersion(first), 1);
+  // The first guess, the three together (refused), each alone, then `started` with its version.
+  assertEquals(appendWork(stats).filter((t) => t.includes("insert into")).length, 6);
+});
+
+testBoth("one failing guess among concurrent ones fails alone", async (store) => {
+  const { executor, table, schema } = contextOf(store);
+  await executor.query(`create function "${schema}".refuse() returns trigger language plpgsql as
+    $$ begin if new.data ? 'refuse' then raise exception 'refused'; end if; return new; end $$`);
+  await executor.query(`create trigger refuse before insert on ${table("events")}
+    for each row execute function "${schema}".refuse()`);
+  const streams = Array.from({ length: 6 }, () => crypto.randomUUID());
+  const outcomes = await Promise.allSettled(
+    streams.map((s, i) =>
+      store.events.append(s, Expected.any, [event("E", i === 3 ? { refuse: true } : { i })])
+    ),
+  );
+  const failed = outcomes.flatMap((o, i) => o.status === "rejected" ? [i] : []);
+  assertEquals(failed, [3], "only the refused append fails");
+  const failure = (outcomes[3] as PromiseRejectedResult).reason;
+  assert(failure instanceof RillflowError && failure.code === "DATABASE_ERROR", String(failure));
+  const versions = await Promise.all(streams.map((s) => store.events.streamVersion(s)));
+  assertEquals(versions, [1, 1, 1, 0, 1, 1]);
+});
