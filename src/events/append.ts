@@ -366,7 +366,7 @@ export function resultOfPositions(row: PositionsRow): AppendResult {
     globalSeqs = new Array<number>(count);
     for (let i = 0; i < count; i++) globalSeqs[i] = first + i;
   }
-  return { streamVersion: row.version!, globalSeqs };
+  return { streamVersion: row.version ?? 1, globalSeqs };
 }
 
 /**

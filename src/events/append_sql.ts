@@ -263,23 +263,28 @@ function number(template: string): AppendStatement {
  * position written, the stream's new version, how many events were written
  * and, only when the positions are not consecutive (another statement drew
  * from the sequence in between), all of them. A single event's statement
- * returns just its position and the version (every column less to parse
- * counts on the fastest path).
+ * returns just its position and the version, or only its position when it
+ * starts its stream (every column less to send and parse counts on the
+ * fastest path).
  */
 export interface PositionsRow {
   first: number | null;
-  version: number | null;
+  /** Absent for one event that starts its stream: its version is 1. */
+  version?: number | null;
   /** Absent for a single event (the row is then the event's own). */
   count?: number;
   last?: number | null;
   seqs?: number[] | null;
 }
 
-const POSITIONS = `select min(global_seq) as first, max(global_seq) as last,
-         max(stream_seq) as version, count(*)::int as count,
-         case when max(global_seq) - min(global_seq) + 1 <> count(*)
-              then array_agg(global_seq order by global_seq) end as seqs
-    from written`;
+// The list of positions is a subquery in the CASE, built only when they are not consecutive: as
+// an aggregate beside the others it would be built (and sorted) for every batch (≈ 3 %).
+const POSITIONS = `select first, last, version, count,
+         case when last - first + 1 <> count
+              then (select array_agg(global_seq order by global_seq) from written) end as seqs
+    from (select min(global_seq) as first, max(global_seq) as last,
+                 max(stream_seq) as version, count(*)::int as count
+            from written) as p`;
 
 /**
  * Builds the statement for one shape.
@@ -303,7 +308,12 @@ export function buildAppendSql(context: StoreContext, shape: AppendShape): Appen
   const ctes = streamCtes(context, shape);
   if (!shape.keyed && !shape.envelopes && shape.events === "one") {
     const head = ctes.length > 0 ? `with ${ctes.join(", ")}\n` : "";
-    return number(`${head}${insert("global_seq as first, stream_seq as version")}`);
+    // Starting a stream, the version is 1: one column less to send and parse (≈ 3 %).
+    return number(
+      `${head}${
+        insert(flat(shape) ? "global_seq as first" : "global_seq as first, stream_seq as version")
+      }`,
+    );
   }
   const written = `with ${[...ctes, ""].join(", ")}written as (${
     insert(shape.envelopes ? ENVELOPE_COLUMNS : "global_seq, stream_seq")
