@@ -149,3 +149,48 @@ testServer(
     }
   },
 );
+
+testServer(
+  "statements outside transactions reuse one connection while it is free",
+  async (url) => {
+    const store = await Store.connect(url, { autoMigrate: false, maxConnections: 4 });
+    const { executor } = contextOf(store);
+    const pid = async () =>
+      (await executor.query<{ pid: number }>("select pg_backend_pid() as pid"))[0]!.pid;
+    try {
+      // A burst opens every connection of the pool…
+      const burst = await Promise.all(
+        Array.from(
+          { length: 4 },
+          () => executor.query<{ pid: number }>("select pg_backend_pid() as pid, pg_sleep(0.05)"),
+        ),
+      );
+      assertEquals(new Set(burst.map(([row]) => row!.pid)).size, 4, "a statement each");
+      // …yet statements one after the other all run on the same one.
+      const sequential = new Set<number>();
+      for (let i = 0; i < 12; i++) sequential.add(await pid());
+      assertEquals(sequential.size, 1);
+      // When that connection is lost, the next statements reconnect.
+      const [lost] = sequential;
+      await executor.transaction((tx) => tx.query("select pg_terminate_backend($1)", [lost]));
+      await executor.query("select 1").catch(() => {});
+      const again = new Set<number>();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("statements hang after a lost connection")),
+          5000,
+        );
+      });
+      try {
+        for (let i = 0; i < 6; i++) again.add(await Promise.race([pid(), hung]));
+      } finally {
+        clearTimeout(timer);
+      }
+      assertEquals(again.size, 1);
+      assert(!again.has(lost!));
+    } finally {
+      await store.close();
+    }
+  },
+);

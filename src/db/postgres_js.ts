@@ -71,17 +71,23 @@ function failed(error: unknown): never {
   throw mapDatabaseError(error);
 }
 
-/** Runs a statement and returns its rows as a plain array (not postgres.js's Result). */
+/**
+ * Runs a statement and returns its rows as a plain array (not postgres.js's
+ * Result); `done` and `fail` settle it (a failure, thrown or not, is mapped
+ * by `fail`).
+ */
 function rowsOf<R>(
   run: Sql | postgres.TransactionSql | postgres.ReservedSql,
   text: string,
   params: readonly unknown[] | undefined,
+  done: (result: ArrayLike<unknown>) => R[] = plainRows<R>,
+  fail: (error: unknown) => never = failed,
 ): Promise<R[]> {
   try {
     return run.unsafe(text, normalizeParams(params) as AnyParams, { prepare: true })
-      .then(plainRows<R>, failed);
+      .then(done, fail);
   } catch (error) {
-    return Promise.reject(mapDatabaseError(error));
+    return Promise.reject(error).then(done, fail);
   }
 }
 
@@ -179,18 +185,59 @@ function txHandle(t: postgres.TransactionSql, connection: TxConnection): Interna
   };
 }
 
+/**
+ * The postgres.js executor. Statements outside transactions go first to
+ * `hot`, one connection of the pool's `maxConnections` kept in a postgres.js
+ * instance of its own, whenever no statement runs on it; only while it is
+ * busy do they go to the rest of the pool. postgres.js hands its idle
+ * connections out in turn (the least recently used first), so consecutive
+ * statements would each wake another server backend, whose caches have gone
+ * cold meanwhile: measured ≈ 3–5 % of a one-event append once a burst of
+ * concurrency had opened a few connections (bench/README.md). Reusing the
+ * most recently used connection, as most pools do, avoids that. A hot
+ * connection that fails is replaced by a new one: postgres.js 3.4.9 hangs
+ * every later statement of a one-connection instance whose read failed with
+ * `ECONNRESET`.
+ */
 class PostgresExecutor implements Executor {
   readonly kind = "postgres" as const;
+  #hot: Sql | null;
+  /** Whether a statement is running on the hot connection. */
+  #hotBusy = false;
+  readonly #hotDone = <R>(result: ArrayLike<unknown>): R[] => {
+    this.#hotBusy = false;
+    return plainRows<R>(result);
+  };
+  readonly #hotFailed = (error: unknown): never => {
+    this.#hotBusy = false;
+    const mapped = mapDatabaseError(error);
+    if (mapped.code === "CONNECTION_ERROR" && this.#hot) {
+      this.#hot.end({ timeout: 0 }).catch(() => {});
+      this.#hot = this.openHot!();
+    }
+    throw mapped;
+  };
+
   constructor(
     readonly sql: Sql,
+    readonly openHot: (() => Sql) | null,
     readonly description: string,
     readonly maxConnections: number,
     readonly listenTarget: ListenTarget,
-  ) {}
-
-  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]> {
-    return rowsOf<R>(this.sql, text, params);
+  ) {
+    this.#hot = openHot?.() ?? null;
   }
+
+  // An arrow bound to this instance: wrappers built with `Object.create(executor, …)` (views,
+  // tests) call it with themselves as `this`, which has no private fields.
+  readonly query = <R = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<R[]> => {
+    if (this.#hot === null || this.#hotBusy) return rowsOf<R>(this.sql, text, params);
+    this.#hotBusy = true;
+    return rowsOf<R>(this.#hot, text, params, this.#hotDone<R>, this.#hotFailed);
+  };
 
   async transaction<T>(
     fn: (tx: InternalTx) => Promise<T>,
@@ -247,7 +294,7 @@ class PostgresExecutor implements Executor {
 
   async close(): Promise<void> {
     await Promise.all([...this.#listeners].map((listener) => listener.unlisten()));
-    await this.sql.end({ timeout: 5 });
+    await Promise.all([this.sql.end({ timeout: 5 }), this.#hot?.end({ timeout: 5 })]);
   }
 }
 
@@ -263,8 +310,7 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
   const where = describeServerUrl(url);
   const maxConnections = options.maxConnections ?? 10;
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
-  const sql = postgres(url, {
-    max: maxConnections,
+  const driverOptions = {
     connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
     onnotice: () => {},
     types: {
@@ -278,6 +324,11 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
         parse: (x: string) => JSON.parse(x),
       },
     },
+  };
+  const openHot = maxConnections > 1 ? () => postgres(url, { ...driverOptions, max: 1 }) : null;
+  const sql = postgres(url, {
+    ...driverOptions,
+    max: openHot ? maxConnections - 1 : maxConnections,
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -302,7 +353,7 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
   } finally {
     clearTimeout(timer);
   }
-  return new PostgresExecutor(sql, where.text, maxConnections, {
+  return new PostgresExecutor(sql, openHot, where.text, maxConnections, {
     url,
     connectTimeoutMs: timeoutMs,
   });
