@@ -324,8 +324,9 @@ export function runAppend(
   context: StoreContext,
   prepared: PreparedAppend,
 ): Promise<AppendResult> {
+  const { expected } = prepared;
   return writeAppend<PositionsRow>(db, context, prepared).then((rows) =>
-    resultOfPositions(rows[0]!)
+    resultOfPositions(rows[0]!, expected.kind === "exact" ? expected.version : 0)
   );
 }
 
@@ -355,9 +356,11 @@ export function writeFirstGuess(
  * The result of a {@linkcode PositionsRow}.
  *
  * @param row The row of a statement that wrote events.
+ * @param from The stream's version before the append, for a row without one (the version was
+ *   known beforehand: 0 for a new stream, n for `Expected.exact(n)`).
  * @returns The new stream version and the global positions.
  */
-export function resultOfPositions(row: PositionsRow): AppendResult {
+export function resultOfPositions(row: PositionsRow, from = 0): AppendResult {
   const first = row.first!;
   let globalSeqs = row.seqs;
   if (!globalSeqs) {
@@ -366,7 +369,7 @@ export function resultOfPositions(row: PositionsRow): AppendResult {
     globalSeqs = new Array<number>(count);
     for (let i = 0; i < count; i++) globalSeqs[i] = first + i;
   }
-  return { streamVersion: row.version ?? 1, globalSeqs };
+  return { streamVersion: row.version ?? from + globalSeqs.length, globalSeqs };
 }
 
 /**
