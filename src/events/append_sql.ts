@@ -129,12 +129,23 @@ function versionSql(context: StoreContext, check: StreamCheck): string {
 
 /**
  * Whether the statement is a bare `INSERT … SELECT` without a FROM: one
- * uncategorized event at version 1 needs neither the `v` CTE nor its scan,
- * and the lock in the WHERE of that FROM-less select is still evaluated once,
- * before the row (and its position) is produced.
+ * uncategorized event at a version known beforehand (1, or the exact
+ * version's successor) needs neither the `v` CTE nor its scan. Its WHERE
+ * (the lock, and for `exact` the version probe) has no column references: the
+ * planner evaluates it once, before the row (and its position) is produced.
  */
 function flat(shape: AppendShape): boolean {
-  return shape.events === "one" && !shape.categorized && startsStream(shape);
+  return shape.events === "one" && !shape.categorized &&
+    (startsStream(shape) || shape.check === "exact");
+}
+
+/** For `exact`: the probe that the expected version exists (its successor the index checks). */
+function versionExists(context: StoreContext, shape: AppendShape): string {
+  return shape.check === "exact"
+    ? ` and exists (select 1 from ${
+      context.table("events")
+    } where stream_id = {stream} and stream_seq = {expected}::int)`
+    : "";
 }
 
 /** Whether the events are numbered from version 1 without reading the stream. */
@@ -151,16 +162,11 @@ function streamCtes(context: StoreContext, shape: AppendShape): string[] {
   if (flat(shape)) return [];
   // The lock is the WHERE of a FROM-less select: evaluated exactly once, before the insert
   // draws its first position (as a filter of the index scan it would run only on a hit).
-  const exists = shape.check === "exact"
-    ? ` and exists (select 1 from ${
-      context.table("events")
-    } where stream_id = {stream} and stream_seq = {expected}::int)`
-    : "";
   const v = `v as (
       select ${versionSql(context, shape.check)} as version${
     shape.events === "many" && !shape.plain ? ", {headers}::text::jsonb as headers" : ""
   }
-       where ${appendLockSql(context)}${exists})`;
+       where ${appendLockSql(context)}${versionExists(context, shape)})`;
   if (!shape.categorized) return [v];
   const streams = context.table("streams");
   return [
@@ -207,14 +213,16 @@ function eventRows(context: StoreContext, shape: AppendShape, tenant: string): s
   switch (shape.events) {
     case "one":
       return `select {stream}, ${
-        flat(shape) ? "1" : "v.version + 1"
+        !flat(shape) ? "v.version + 1" : shape.check === "exact" ? "{expected}::int + 1" : "1"
       }, {types}::text, {datas}::text::jsonb, {versions}::int,
                      ${
         shape.plain ? "" : "{headers}::text::jsonb, {causation}::text, {correlation}::text, "
       }${tenant}
                 ${
         flat(shape)
-          ? `where ${appendLockSql(context)}${where === "true" ? "" : ` and ${where}`}`
+          ? `where ${appendLockSql(context)}${versionExists(context, shape)}${
+            where === "true" ? "" : ` and ${where}`
+          }`
           : `from ${from} where ${where}`
       }`;
     case "many":
