@@ -8,7 +8,7 @@
  * of a stream is in flight, this process queues the next `Expected.any` appends to that stream and sends them
  * together, as ONE statement, when it returns: each caller still gets its own
  * contiguous stream versions and positions. The append that finds the stream
- * free may guess that it starts the stream (`appendGuessingFirst`); those
+ * free may guess that it starts the stream (docs/events.md); those
  * queued behind it never guess, so concurrent first appends to a new stream
  * cost one guess, not a missed guess each. Only appends that cannot fail for
  * a reason of their own are combined (`Expected.any`, no idempotency key, no

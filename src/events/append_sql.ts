@@ -343,7 +343,7 @@ export function buildAppendSql(context: StoreContext, shape: AppendShape): Appen
 
 /**
  * The statement that starts several streams at once: the guessed appends of
- * different new streams (`appendGuessingFirst`) sent together, each
+ * different new streams (docs/events.md, guesses) sent together, each
  * stream's events from version 1 as `noStream` would write them (so an
  * archived stream, which keeps its first event, is refused too). Every
  * value is per event: stream ids (`$1`), stream versions (`$2`), types,
