@@ -4,8 +4,9 @@
  * its own result, and a statement refused as a whole writes nothing twice.
  */
 import { assert, assertEquals } from "./_assert.ts";
-import { testBoth } from "./_backends.ts";
-import { event, Expected, RillflowError, type Store } from "../mod.ts";
+import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backends.ts";
+import { event, Expected, RillflowError, Store } from "../mod.ts";
+import { openAppend } from "./_out_of_order.ts";
 import { contextOf } from "../src/_context.ts";
 import { appendWork, countingEvents } from "./_counting.ts";
 
@@ -90,4 +91,38 @@ testBoth("one failing guess among concurrent ones fails alone", async (store) =>
   assert(failure instanceof RillflowError && failure.code === "DATABASE_ERROR", String(failure));
   const versions = await Promise.all(streams.map((s) => store.events.streamVersion(s)));
   assertEquals(versions, [1, 1, 1, 0, 1, 1]);
+});
+
+testServer("a guess that waits on another transaction holds back no other stream", async (url) => {
+  const store = await Store.connect(url, { schema: freshSchema(), autoMigrate: true });
+  const release = Promise.withResolvers<void>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    // Another transaction holds the first event of `taken` open: a guess of it waits.
+    const taken = crypto.randomUUID();
+    const open = openAppend(store, taken, release.promise);
+    await open.appended;
+    let waited = true;
+    const waiting = store.events.append(taken, Expected.any, [event("Mine", {})]);
+    waiting.finally(() => waited = false);
+    const others = Promise.all(
+      Array.from(
+        { length: 3 },
+        () => store.events.append(crypto.randomUUID(), Expected.any, [event("New", {})]),
+      ),
+    );
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("new streams wait for the blocked guess")), 5000);
+    });
+    const results = await Promise.race([others, stuck]);
+    assertEquals(results.map((r) => r.streamVersion), [1, 1, 1]);
+    assert(waited, "the guess of the taken stream still waits");
+    release.resolve();
+    await open.committed;
+    assertEquals((await waiting).streamVersion, 2);
+  } finally {
+    clearTimeout(timer);
+    release.resolve();
+    await dropSchemaAndClose(store);
+  }
 });

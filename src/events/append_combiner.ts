@@ -38,6 +38,14 @@ import {
 const MAX_COMBINED_EVENTS = 1000;
 
 /**
+ * How long guesses of new streams wait for the guess in flight before they
+ * leave without it: far above a round trip, so they normally go together, but
+ * a guess that waits on another transaction (its stream's first event
+ * uncommitted elsewhere) does not hold back the process's other new streams.
+ */
+const GUESS_WAIT_MS = 20;
+
+/**
  * Takes the next group off a queue: the first append, then those behind it
  * while the group stays within {@linkcode MAX_COMBINED_EVENTS} (and, with
  * `distinct`, names no stream twice).
@@ -91,9 +99,15 @@ class AppendCombiner {
   /** Streams with an append in flight, and the appends waiting for it. */
   readonly #queues = new Map<string, Waiting[]>();
   readonly #known: FirstVersionGuesses;
-  /** Whether a guess is in flight, and the guesses (of other streams) waiting for it. */
-  #guessing = false;
+  /**
+   * The guess statement holding the lane (a token; 0 when free, -1 while the
+   * queued guesses are about to leave), the guesses of other streams waiting
+   * for it, and the timer that stops waiting for a statement that hangs.
+   */
+  #inFlight = 0;
+  #lastToken = 0;
   readonly #guesses: Waiting[] = [];
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
 
   constructor(context: StoreContext) {
     this.#context = context;
@@ -149,16 +163,21 @@ class AppendCombiner {
   /**
    * A guessed append (docs/events.md): sent as its stream's first events,
    * alone when no other guess is in flight; guesses of other new streams that
-   * arrive meanwhile are sent together, in one statement, when it returns.
+   * arrive meanwhile are sent together, in one statement, when it returns (or
+   * after {@linkcode GUESS_WAIT_MS}, should it wait on another transaction).
    */
   #guess(prepared: PreparedAppend): Promise<AppendResult> {
-    if (this.#guessing) {
-      return new Promise((resolve, reject) => this.#guesses.push({ prepared, resolve, reject }));
+    if (this.#inFlight !== 0) {
+      const queued = new Promise<AppendResult>((resolve, reject) =>
+        this.#guesses.push({ prepared, resolve, reject })
+      );
+      this.#watch();
+      return queued;
     }
-    this.#guessing = true;
+    const token = this.#hold();
     return writeFirstGuess(this.#context.executor, this.#context, prepared).then(
-      (rows) => (this.#guessSent(), this.#hit(prepared, resultOfPositions(rows[0]!))),
-      (error) => (this.#guessSent(), this.#missed(prepared, error)),
+      (rows) => (this.#release(token), this.#hit(prepared, resultOfPositions(rows[0]!))),
+      (error) => (this.#release(token), this.#missed(prepared, error)),
     );
   }
 
@@ -174,22 +193,48 @@ class AppendCombiner {
     return appendOnPool(this.#context, prepared);
   }
 
-  #guessSent(): void {
-    if (this.#guesses.length === 0) this.#guessing = false;
-    else setImmediate(() => this.#sendGuesses(takeGroup(this.#guesses, true)));
+  /** Takes the lane for a statement about to be sent. */
+  #hold(): number {
+    this.#inFlight = ++this.#lastToken;
+    if (this.#guesses.length > 0) this.#watch();
+    return this.#inFlight;
+  }
+
+  /** The statement `token` returned (or was given up on): the queued guesses go next. */
+  #release(token: number): void {
+    if (token !== this.#inFlight) return; // given up on already
+    clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
+    if (this.#guesses.length === 0) {
+      this.#inFlight = 0;
+      return;
+    }
+    this.#inFlight = -1;
+    setImmediate(() => this.#sendGuesses(takeGroup(this.#guesses, true)));
+  }
+
+  /** Gives up waiting for the statement in flight after {@linkcode GUESS_WAIT_MS}. */
+  #watch(): void {
+    if (this.#watchdog !== undefined || this.#inFlight <= 0) return;
+    const token = this.#inFlight;
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = undefined;
+      this.#release(token);
+    }, GUESS_WAIT_MS);
   }
 
   #sendGuesses(group: Waiting[]): void {
+    this.#inFlight = 0;
     if (group.length === 1) {
       const [waiting] = group;
-      this.#guessing = false;
       this.#guess(waiting!.prepared).then(waiting!.resolve, waiting!.reject);
       return;
     }
+    const token = this.#hold();
     this.#context.executor.query<StartedRow>(startStreamsSql(this.#context), startValues(group))
       .then(
         (rows) => {
-          this.#guessSent();
+          this.#release(token);
           let results: AppendResult[];
           try {
             results = startedResults(group, rows);
@@ -203,7 +248,7 @@ class AppendCombiner {
           }
         },
         (error) => {
-          this.#guessSent();
+          this.#release(token);
           // Refused as a whole (a stream has events, one append's bad data): nothing was
           // written, so each guesses on its own.
           for (const { prepared, resolve, reject } of group) {
