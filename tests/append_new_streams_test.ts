@@ -93,18 +93,20 @@ testBoth("one failing guess among concurrent ones fails alone", async (store) =>
   assertEquals(versions, [1, 1, 1, 0, 1, 1]);
 });
 
-testServer("a guess that waits on another transaction holds back no other stream", async (url) => {
+testServer("guesses that wait on other transactions hold back no other stream", async (url) => {
   const store = await Store.connect(url, { schema: freshSchema(), autoMigrate: true });
   const release = Promise.withResolvers<void>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    // Another transaction holds the first event of `taken` open: a guess of it waits.
-    const taken = crypto.randomUUID();
-    const open = openAppend(store, taken, release.promise);
-    await open.appended;
-    let waited = true;
-    const waiting = store.events.append(taken, Expected.any, [event("Mine", {})]);
-    waiting.finally(() => waited = false);
+    // Other transactions hold the first events of `taken` open: guesses of them wait, and as many
+    // as a process sends at once (two) wait for those transactions.
+    const taken = [crypto.randomUUID(), crypto.randomUUID()];
+    const open = taken.map((stream) => openAppend(store, stream, release.promise));
+    await Promise.all(open.map((o) => o.appended));
+    let settled = 0;
+    const waiting = taken.map((stream) =>
+      store.events.append(stream, Expected.any, [event("Mine", {})]).finally(() => settled++)
+    );
     const others = Promise.all(
       Array.from(
         { length: 3 },
@@ -112,14 +114,14 @@ testServer("a guess that waits on another transaction holds back no other stream
       ),
     );
     const stuck = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("new streams wait for the blocked guess")), 5000);
+      timer = setTimeout(() => reject(new Error("new streams wait for the blocked guesses")), 5000);
     });
     const results = await Promise.race([others, stuck]);
     assertEquals(results.map((r) => r.streamVersion), [1, 1, 1]);
-    assert(waited, "the guess of the taken stream still waits");
+    assertEquals(settled, 0, "the guesses of the taken streams still wait");
     release.resolve();
-    await open.committed;
-    assertEquals((await waiting).streamVersion, 2);
+    await Promise.all(open.map((o) => o.committed));
+    assertEquals((await Promise.all(waiting)).map((r) => r.streamVersion), [2, 2]);
   } finally {
     clearTimeout(timer);
     release.resolve();

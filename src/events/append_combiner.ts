@@ -45,6 +45,9 @@ const MAX_COMBINED_EVENTS = 1000;
  */
 const GUESS_WAIT_MS = 20;
 
+/** How many guess statements (alone or together) a store process keeps in flight at most. */
+const GUESS_LANES = 2;
+
 /**
  * Takes the next group off a queue: the first append, then those behind it
  * while the group stays within {@linkcode MAX_COMBINED_EVENTS} (and, with
@@ -100,11 +103,11 @@ class AppendCombiner {
   readonly #queues = new Map<string, Waiting[]>();
   readonly #known: FirstVersionGuesses;
   /**
-   * The guess statement holding the lane (a token; 0 when free, -1 while the
-   * queued guesses are about to leave), the guesses of other streams waiting
-   * for it, and the timer that stops waiting for a statement that hangs.
+   * The guess statements in flight (tokens, one per lane; a lane is taken as
+   * soon as its statement is scheduled), the guesses of other streams waiting
+   * for a lane, and the timer that stops waiting for statements that hang.
    */
-  #inFlight = 0;
+  readonly #lanes = new Set<number>();
   #lastToken = 0;
   readonly #guesses: Waiting[] = [];
   #watchdog: ReturnType<typeof setTimeout> | undefined;
@@ -161,20 +164,24 @@ class AppendCombiner {
   }
 
   /**
-   * A guessed append (docs/events.md): sent as its stream's first events,
-   * alone when no other guess is in flight; guesses of other new streams that
-   * arrive meanwhile are sent together, in one statement, when it returns (or
-   * after {@linkcode GUESS_WAIT_MS}, should it wait on another transaction).
+   * A guessed append (docs/events.md): sent as its stream's first events at
+   * once while fewer than {@linkcode GUESS_LANES} guess statements are in
+   * flight; otherwise it waits with the guesses of other new streams, which go
+   * together, in one statement, as soon as a statement returns (or after
+   * {@linkcode GUESS_WAIT_MS}, should all wait on other transactions).
    */
   #guess(prepared: PreparedAppend): Promise<AppendResult> {
-    if (this.#inFlight !== 0) {
+    if (this.#lanes.size >= GUESS_LANES) {
       const queued = new Promise<AppendResult>((resolve, reject) =>
         this.#guesses.push({ prepared, resolve, reject })
       );
       this.#watch();
       return queued;
     }
-    const token = this.#hold();
+    return this.#sendOne(prepared, this.#hold());
+  }
+
+  #sendOne(prepared: PreparedAppend, token: number): Promise<AppendResult> {
     return writeFirstGuess(this.#context.executor, this.#context, prepared).then(
       (rows) => (this.#release(token), this.#hit(prepared, resultOfPositions(rows[0]!))),
       (error) => (this.#release(token), this.#missed(prepared, error)),
@@ -193,44 +200,40 @@ class AppendCombiner {
     return appendOnPool(this.#context, prepared);
   }
 
-  /** Takes the lane for a statement about to be sent. */
+  /** Takes a lane for a statement about to be sent. */
   #hold(): number {
-    this.#inFlight = ++this.#lastToken;
+    const token = ++this.#lastToken;
+    this.#lanes.add(token);
     if (this.#guesses.length > 0) this.#watch();
-    return this.#inFlight;
+    return token;
   }
 
-  /** The statement `token` returned (or was given up on): the queued guesses go next. */
+  /** The statement `token` returned (or was given up on): the queued guesses take its lane. */
   #release(token: number): void {
-    if (token !== this.#inFlight) return; // given up on already
+    if (!this.#lanes.delete(token)) return; // given up on already
     clearTimeout(this.#watchdog);
     this.#watchdog = undefined;
-    if (this.#guesses.length === 0) {
-      this.#inFlight = 0;
-      return;
-    }
-    this.#inFlight = -1;
-    setImmediate(() => this.#sendGuesses(takeGroup(this.#guesses, true)));
+    if (this.#guesses.length === 0) return;
+    const next = this.#hold();
+    setImmediate(() => this.#sendGroup(takeGroup(this.#guesses, true), next));
   }
 
-  /** Gives up waiting for the statement in flight after {@linkcode GUESS_WAIT_MS}. */
+  /** With every lane busy, gives up waiting for the oldest after {@linkcode GUESS_WAIT_MS}. */
   #watch(): void {
-    if (this.#watchdog !== undefined || this.#inFlight <= 0) return;
-    const token = this.#inFlight;
+    if (this.#watchdog !== undefined || this.#lanes.size < GUESS_LANES) return;
     this.#watchdog = setTimeout(() => {
       this.#watchdog = undefined;
-      this.#release(token);
+      const [oldest] = this.#lanes;
+      if (oldest !== undefined) this.#release(oldest);
     }, GUESS_WAIT_MS);
   }
 
-  #sendGuesses(group: Waiting[]): void {
-    this.#inFlight = 0;
-    if (group.length === 1) {
-      const [waiting] = group;
-      this.#guess(waiting!.prepared).then(waiting!.resolve, waiting!.reject);
+  #sendGroup(group: Waiting[], token: number): void {
+    if (group.length <= 1) {
+      if (group.length === 0) this.#release(token);
+      else this.#sendOne(group[0]!.prepared, token).then(group[0]!.resolve, group[0]!.reject);
       return;
     }
-    const token = this.#hold();
     this.#context.executor.query<StartedRow>(startStreamsSql(this.#context), startValues(group))
       .then(
         (rows) => {
