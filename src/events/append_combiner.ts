@@ -295,11 +295,9 @@ class AppendCombiner {
   }
 
   async #runCombined(appends: PreparedAppend[]): Promise<AppendResult> {
-    const perEvent = <T>(pick: (p: PreparedAppend, i: number) => T) =>
-      appends.flatMap((p) => p.types.map((_, i) => pick(p, i)));
     const first = appends[0]!;
-    const count = appends.reduce((sum, p) => sum + p.count, 0);
-    const stand: PreparedAppend = { ...first, expected: Expected.any, count };
+    const events = eventsOf(appends);
+    const stand: PreparedAppend = { ...first, expected: Expected.any, count: events.types.length };
     const [row] = await executeAppend<PositionsRow>(
       this.#context.executor,
       this.#context,
@@ -313,15 +311,13 @@ class AppendCombiner {
       },
       {
         stream: first.streamId,
-        count,
-        types: perEvent((p, i) => p.types[i]),
-        datas: jsonArray(perEvent((p, i) => p.datas[i]!)),
-        versions: perEvent((p, i) => p.versions[i]),
-        headers: jsonArray(
-          perEvent((p, i) => typeof p.headers === "string" ? p.headers : p.headers[i]!),
-        ),
-        causation: perEvent((p) => p.causationId),
-        correlation: perEvent((p) => p.correlationId),
+        count: events.types.length,
+        types: events.types,
+        datas: events.datas,
+        versions: events.versions,
+        headers: events.headers,
+        causation: events.causation,
+        correlation: events.correlation,
         category: null,
         expected: null,
         key: null,
@@ -333,38 +329,48 @@ class AppendCombiner {
   }
 }
 
-/** The values of {@linkcode startStreamsSql} for a group of guesses. */
-function startValues(group: readonly Waiting[]): unknown[] {
+/**
+ * The events of several appends as per-event values, in order: data and
+ * headers as one JSON array text each; `streams` and `seqs` give each event's
+ * stream and its version when the appends start their streams.
+ */
+function eventsOf(appends: readonly PreparedAppend[]) {
   const streams: string[] = [];
-  const versions: number[] = [];
+  const seqs: number[] = [];
   const types: string[] = [];
   const datas: string[] = [];
-  const eventVersions: number[] = [];
+  const versions: number[] = [];
   const headers: string[] = [];
   const causation: (string | null)[] = [];
   const correlation: (string | null)[] = [];
-  for (const { prepared: p } of group) {
+  for (const p of appends) {
     for (let i = 0; i < p.count; i++) {
       streams.push(p.streamId);
-      versions.push(i + 1);
+      seqs.push(i + 1);
       types.push(p.types[i]!);
       datas.push(p.datas[i]!);
-      eventVersions.push(p.versions[i]!);
+      versions.push(p.versions[i]!);
       headers.push(typeof p.headers === "string" ? p.headers : p.headers[i]!);
       causation.push(p.causationId);
       correlation.push(p.correlationId);
     }
   }
-  return [
+  return {
     streams,
-    versions,
+    seqs,
     types,
-    jsonArray(datas),
-    eventVersions,
-    jsonArray(headers),
+    datas: jsonArray(datas),
+    versions,
+    headers: jsonArray(headers),
     causation,
     correlation,
-  ];
+  };
+}
+
+/** The values of {@linkcode startStreamsSql} for a group of guesses. */
+function startValues(group: readonly Waiting[]): unknown[] {
+  const e = eventsOf(group.map((w) => w.prepared));
+  return [e.streams, e.seqs, e.types, e.datas, e.versions, e.headers, e.causation, e.correlation];
 }
 
 /** Each guess's result, from the rows of its group's statement. */
