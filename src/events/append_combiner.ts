@@ -45,6 +45,9 @@ const MAX_COMBINED_EVENTS = 1000;
  */
 const GUESS_WAIT_MS = 20;
 
+/** The token of a guess sent outside the lanes (a group's retries, each on its own). */
+const NO_LANE = 0;
+
 /** How many guess statements (alone or together) a store process keeps in flight at most. */
 const GUESS_LANES = 2;
 
@@ -124,7 +127,7 @@ class AppendCombiner {
       return new Promise((resolve, reject) => queue.push({ prepared, resolve, reject }));
     }
     this.#queues.set(streamId, []);
-    const run = this.#known.worthTrying(prepared)
+    const run = this.#known.worthTrying(streamId)
       ? this.#guess(prepared)
       : appendOnPool(this.#context, prepared);
     // `then` with both handlers, not `finally`: one promise reaction less on every append.
@@ -181,6 +184,7 @@ class AppendCombiner {
     return this.#sendOne(prepared, this.#hold());
   }
 
+  /** Sends one guess; `token` is its lane ({@linkcode NO_LANE} when it holds none). */
   #sendOne(prepared: PreparedAppend, token: number): Promise<AppendResult> {
     return writeFirstGuess(this.#context.executor, this.#context, prepared).then(
       (rows) => (this.#release(token), this.#hit(prepared, resultOfPositions(rows[0]!))),
@@ -257,10 +261,7 @@ class AppendCombiner {
           for (const { prepared, resolve, reject } of group) {
             if (sharedFailure(error)) reject(error);
             else {
-              writeFirstGuess(this.#context.executor, this.#context, prepared).then(
-                (rows) => this.#hit(prepared, resultOfPositions(rows[0]!)),
-                (miss) => this.#missed(prepared, miss),
-              ).then(resolve, reject);
+              this.#sendOne(prepared, NO_LANE).then(resolve, reject);
             }
           }
         },

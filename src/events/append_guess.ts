@@ -7,7 +7,6 @@
  * @module
  */
 import type { StoreContext } from "../_context.ts";
-import type { PreparedAppend } from "./append.ts";
 
 /**
  * What a store process learnt about guessing the next version of
@@ -21,11 +20,9 @@ export class FirstVersionGuesses {
   #missRate = 0;
   #declined = 0;
 
-  worthTrying(prepared: PreparedAppend): boolean {
-    if (
-      prepared.expected.kind !== "any" || prepared.idempotencyKey !== null ||
-      prepared.category !== null || this.#known.has(prepared.streamId)
-    ) return false;
+  /** Whether to guess that a combinable append (`isCombinable`) to this stream starts it. */
+  worthTrying(streamId: string): boolean {
+    if (this.#known.has(streamId)) return false;
     // Mostly missing (appends to streams other processes started): read the version instead,
     // guessing one append in 32 to notice when that changes.
     return this.#missRate < MAX_MISS_RATE || ++this.#declined % 32 === 0;
