@@ -171,6 +171,33 @@ testBoth("batches carry any JSON data and headers unchanged", async (store) => {
   assertEquals(all.map((e) => e.data), [...expected, ...expected, ...expected]);
 });
 
+testBoth("each event of a batch keeps its type and version, shared or not", async (store) => {
+  // A batch of one type and version sends them once; any difference sends them per event.
+  const cases: Array<[string, Array<[string, number]>]> = [
+    ["uniform", [["A", 2], ["A", 2], ["A", 2]]],
+    ["types differ", [["A", 1], ["B", 1], ["A", 1]]],
+    ["versions differ", [["A", 1], ["A", 1], ["A", 3]]],
+  ];
+  for (const [name, events] of cases) {
+    const batch = events.map(([type, version], i) => event(type, { i }, { version }));
+    for (const options of [{}, { causationId: "c" }, { headers: { h: 1 } }]) {
+      const s = crypto.randomUUID();
+      await store.events.append(s, Expected.noStream, batch, options);
+      // Per-event metadata takes the shape with per-event headers.
+      await store.events.append(s, Expected.exact(3), [
+        ...batch.slice(0, 2),
+        event(events[2]![0], { i: 2 }, { version: events[2]![1], metadata: { m: 1 } }),
+      ]);
+      const read = await store.events.readStream(s);
+      assertEquals(
+        read.map((e) => [e.type, e.eventVersion, e.data]),
+        [...events, ...events].map(([type, version], i) => [type, version, { i: i % 3 }]),
+        `${name} ${JSON.stringify(options)}`,
+      );
+    }
+  }
+});
+
 testBoth("session headers and ids apply under the append's own", async (store) => {
   const s = crypto.randomUUID();
   await store.events.append(s, Expected.any, [event("A", {})], { headers: { b: 2 } });

@@ -204,7 +204,17 @@ export function shapeOf(prepared: PreparedAppend, envelopes: boolean): AppendSha
     envelopes,
     plain: prepared.headers === "{}" && prepared.causationId === null &&
       prepared.correlationId === null,
+    uniform: isUniform(prepared),
   };
+}
+
+/** Whether several events share one type and one version (sent once, as scalars). */
+function isUniform({ count, types, versions }: PreparedAppend): boolean {
+  if (count === 1) return false;
+  for (let i = 1; i < count; i++) {
+    if (types[i] !== types[0] || versions[i] !== versions[0]) return false;
+  }
+  return true;
 }
 
 function valuesOf(
@@ -220,9 +230,9 @@ function valuesOf(
   return {
     stream: prepared.streamId,
     count: prepared.count,
-    types: one ? prepared.types[0] : prepared.types,
+    types: one || shape.uniform ? prepared.types[0] : prepared.types,
     datas: one ? prepared.datas[0] : jsonArray(prepared.datas),
-    versions: one ? prepared.versions[0] : prepared.versions,
+    versions: one || shape.uniform ? prepared.versions[0] : prepared.versions,
     headers: typeof headers === "string" ? headers : one ? headers[0] : jsonArray(headers),
     causation: perEvent(prepared.causationId),
     correlation: perEvent(prepared.correlationId),

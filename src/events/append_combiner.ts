@@ -309,6 +309,7 @@ class AppendCombiner {
         categorized: false,
         envelopes: false,
         plain: false,
+        uniform: false,
       },
       {
         stream: first.streamId,
