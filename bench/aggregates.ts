@@ -2,6 +2,7 @@
 import { type Aggregate, AggregateRepository, event, Expected, Snapshotter } from "../mod.ts";
 import type postgres from "postgres";
 import { timed, type Workload } from "./harness.ts";
+import { pairedWorkload } from "./paired.ts";
 
 const Counter: Aggregate<{ count: number }> = {
   name: "counter",
@@ -13,14 +14,35 @@ const COMMITS = 2_000;
 const STREAM = 1_000;
 const LOADS = 50;
 
-/** The floor of one append: one INSERT per event on one stream. */
-function rawAppends(raw: postgres.Sql, n: number) {
-  const streamId = crypto.randomUUID();
-  return timed(n, async () => {
-    for (let i = 1; i <= n; i++) {
-      await raw`insert into events (stream_id, stream_seq, type, data)
-                values (${streamId}, ${i}, 'Ticked', ${'{"i":1}'}::jsonb)`;
-    }
+/**
+ * Commits of one event each to one stream, interleaved with their floor: one
+ * INSERT per event (the stream's next version, known to the floor).
+ */
+function commits(name: string, every?: number): Workload {
+  return pairedWorkload({
+    name,
+    unit: "events",
+    target: "≥ 0.9×",
+    ops: COMMITS,
+    prepare: ({ store, raw }) => {
+      const repo = new AggregateRepository(store, Counter);
+      const ours = crypto.randomUUID();
+      const floor = crypto.randomUUID();
+      let loaded = { state: Counter.initialState(), version: 0 };
+      let seq = 0;
+      return Promise.resolve({
+        ours: async () => {
+          const events = [event("Ticked", { i: 1 })];
+          const { streamVersion } = every === undefined
+            ? await repo.commitFor(ours, loaded, events)
+            : await repo.commitAndSnapshot(ours, loaded, events, { every });
+          loaded = { state: { count: loaded.state.count + 1 }, version: streamVersion };
+        },
+        floor: async () =>
+          void await raw`insert into events (stream_id, stream_seq, type, data)
+                         values (${floor}, ${++seq}, 'Ticked', ${'{"i":1}'}::jsonb)`,
+      });
+    },
   });
 }
 
@@ -54,44 +76,8 @@ async function seededStream(repo: AggregateRepository<{ count: number }>, snapsh
 
 /** The workloads of aggregates and snapshots (issue #4). */
 export const aggregateWorkloads: Workload[] = [
-  {
-    name: "aggregate commitFor 1 event, sequential, one stream",
-    unit: "events",
-    target: "≥ 0.9×",
-    rillflow: ({ store, scale }) => {
-      const repo = new AggregateRepository(store, Counter);
-      const id = crypto.randomUUID();
-      const n = COMMITS * scale;
-      return timed(n, async () => {
-        let loaded = { state: Counter.initialState(), version: 0 };
-        for (let i = 0; i < n; i++) {
-          const { streamVersion } = await repo.commitFor(id, loaded, [event("Ticked", { i: 1 })]);
-          loaded = { state: { count: loaded.state.count + 1 }, version: streamVersion };
-        }
-      });
-    },
-    floor: ({ raw, scale }) => rawAppends(raw, COMMITS * scale),
-  },
-  {
-    name: "aggregate commitAndSnapshot every 100, sequential",
-    unit: "events",
-    target: "≥ 0.9×",
-    rillflow: ({ store, scale }) => {
-      const repo = new AggregateRepository(store, Counter);
-      const id = crypto.randomUUID();
-      const n = COMMITS * scale;
-      return timed(n, async () => {
-        let loaded = { state: Counter.initialState(), version: 0 };
-        for (let i = 0; i < n; i++) {
-          const { streamVersion } = await repo.commitAndSnapshot(id, loaded, [
-            event("Ticked", { i: 1 }),
-          ], { every: 100 });
-          loaded = { state: { count: loaded.state.count + 1 }, version: streamVersion };
-        }
-      });
-    },
-    floor: ({ raw, scale }) => rawAppends(raw, COMMITS * scale),
-  },
+  commits("aggregate commitFor 1 event, sequential, one stream"),
+  commits("aggregate commitAndSnapshot every 100, sequential", 100),
   {
     name: "aggregate load, 1,000-event stream (full fold)",
     unit: "events",
