@@ -1,7 +1,9 @@
 /**
- * Guessed appends of new streams that arrive while a guess is in flight are
- * sent together, in one statement (docs/events.md): each caller still gets
- * its own result, and a statement refused as a whole writes nothing twice.
+ * An `Expected.any` append to a stream the process has not seen guesses that
+ * it starts the stream (docs/events.md). Guessed appends of new streams that
+ * arrive while a guess is in flight are sent together, in one statement: each
+ * caller still gets its own result, and a statement refused as a whole writes
+ * nothing twice.
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backends.ts";
@@ -128,3 +130,42 @@ testServer("guesses that wait on other transactions hold back no other stream", 
     await dropSchemaAndClose(store);
   }
 });
+
+testBoth(
+  "Expected.any guesses a new stream's first version and reads it when the stream has events",
+  async (store) => {
+    const existing = Array.from({ length: 30 }, () => crypto.randomUUID());
+    for (const s of existing) {
+      await store.events.append(s, Expected.noStream, [event("A", {}), event("B", {})]);
+    }
+    // A process that never wrote these streams (its own context, so its own guesses).
+    const { events, stats } = countingEvents(store);
+    const statements = async (s: string, version: number, batch = [event("C", {})]) => {
+      const before = appendWork(stats).length;
+      const result = await events.append(s, Expected.any, batch);
+      assertEquals(result.streamVersion, version);
+      return appendWork(stats).length - before;
+    };
+    const readsVersion = (text: string) => text.includes("max(stream_seq)");
+    const fresh = crypto.randomUUID();
+    assertEquals(await statements(fresh, 1), 1, "a new stream: one statement, no version read");
+    assert(!readsVersion(appendWork(stats).at(-1)!), "the guessed statement");
+    assertEquals(await statements(fresh, 2), 1, "a stream it wrote: the version is read at once");
+    assert(readsVersion(appendWork(stats).at(-1)!));
+    assertEquals(await statements(existing[0]!, 3), 2, "a missed guess, then the version read");
+    assertEquals(await statements(existing[0]!, 4), 1, "now known");
+    // Batches are guessed too; a missed one writes none of its events.
+    const pair = () => [event("C", {}), event("D", {})];
+    assertEquals(await statements(crypto.randomUUID(), 2, pair()), 1, "a batch starts a stream");
+    const started = crypto.randomUUID();
+    await store.events.append(started, Expected.noStream, [event("A", {})]);
+    assertEquals(await statements(started, 3, pair()), 2, "a batch to a stream with events");
+    assertEquals((await store.events.readStream(started)).map((e) => e.type), ["A", "C", "D"]);
+    // A process whose guesses keep missing stops guessing.
+    let doubled = 0;
+    for (const s of existing.slice(1)) if (await statements(s, 3) === 2) doubled++;
+    assert(doubled <= 4, `${doubled} of 29 appends to streams started elsewhere guessed in vain`);
+    const versions = await Promise.all(existing.map((s) => store.events.streamVersion(s)));
+    assertEquals(new Set(versions.slice(1)), new Set([3]));
+  },
+);

@@ -3,7 +3,7 @@ import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backen
 import { event, Expected, type Projection, RillflowError, type Store } from "../mod.ts";
 import { Store as StoreClass } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { appendWork, countingEvents } from "./_counting.ts";
+import { countingEvents } from "./_counting.ts";
 
 async function countEvents(store: Store): Promise<number> {
   const { executor, table } = contextOf(store);
@@ -125,77 +125,6 @@ testBoth("envelopes carry headers, metadata, ids and versions", async (store) =>
   }
   await store.events.append(s, Expected.exact(2), [event("One", {}, { metadata: { m: 1 } })]);
   assertEquals((await store.events.readStream(s, { fromVersion: 3 }))[0]!.headers, { m: 1 });
-});
-
-testBoth("batches carry any JSON data and headers unchanged", async (store) => {
-  // Data that an array literal would have to escape, and values that are not objects.
-  const datas: unknown[] = [
-    { s: 'a","b\\"]', t: "}{][,\n\t", u: "ü 😀 \u2028" },
-    [1, [2, [3]], { "": null }],
-    "a plain string",
-    42.5,
-    null,
-    true,
-    { big: 12345678901234567890, tiny: 1e-300, neg: -0 },
-  ];
-  const expected = JSON.parse(JSON.stringify(datas));
-  const events = (tag: string) =>
-    datas.map((data, i) => event("Odd", data, i % 2 ? { metadata: { tag, i } } : {}));
-  const shared = crypto.randomUUID();
-  await store.events.append(shared, Expected.noStream, datas.map((d) => event("Odd", d)), {
-    headers: { h: '"]' },
-  });
-  const mixed = crypto.randomUUID();
-  await store.events.append(mixed, Expected.noStream, events("mixed"));
-  // Concurrent Expected.any appends to one stream are sent as one combined statement.
-  const combined = crypto.randomUUID();
-  await Promise.all(
-    [0, 1, 2].map((n) => store.events.append(combined, Expected.any, events(`c${n}`))),
-  );
-  const read = (s: string) => store.events.readStream(s);
-  assertEquals(
-    (await read(shared)).map((e) => [e.data, e.headers]),
-    expected.map((d: unknown) => [d, { h: '"]' }]),
-  );
-  assertEquals(
-    (await read(mixed)).map((e) => [e.data, e.headers]),
-    expected.map((d: unknown, i: number) => [d, i % 2 ? { tag: "mixed", i } : {}]),
-  );
-  const all = await read(combined);
-  assertEquals(all.length, 3 * datas.length);
-  assertEquals(all.map((e) => e.streamSeq), all.map((_, i) => i + 1));
-  for (let n = 0; n < 3; n++) {
-    const mine = all.filter((e) => e.headers.tag === `c${n}`);
-    assertEquals(mine.length, Math.floor(datas.length / 2), "every tagged event of one call");
-  }
-  assertEquals(all.map((e) => e.data), [...expected, ...expected, ...expected]);
-});
-
-testBoth("each event of a batch keeps its type and version, shared or not", async (store) => {
-  // A batch of one type and version sends them once; any difference sends them per event.
-  const cases: Array<[string, Array<[string, number]>]> = [
-    ["uniform", [["A", 2], ["A", 2], ["A", 2]]],
-    ["types differ", [["A", 1], ["B", 1], ["A", 1]]],
-    ["versions differ", [["A", 1], ["A", 1], ["A", 3]]],
-  ];
-  for (const [name, events] of cases) {
-    const batch = events.map(([type, version], i) => event(type, { i }, { version }));
-    for (const options of [{}, { causationId: "c" }, { headers: { h: 1 } }]) {
-      const s = crypto.randomUUID();
-      await store.events.append(s, Expected.noStream, batch, options);
-      // Per-event metadata takes the shape with per-event headers.
-      await store.events.append(s, Expected.exact(3), [
-        ...batch.slice(0, 2),
-        event(events[2]![0], { i: 2 }, { version: events[2]![1], metadata: { m: 1 } }),
-      ]);
-      const read = await store.events.readStream(s);
-      assertEquals(
-        read.map((e) => [e.type, e.eventVersion, e.data]),
-        [...events, ...events].map(([type, version], i) => [type, version, { i: i % 3 }]),
-        `${name} ${JSON.stringify(options)}`,
-      );
-    }
-  }
 });
 
 testBoth("session headers and ids apply under the append's own", async (store) => {
@@ -403,41 +332,6 @@ testBoth("appends to an archived stream raise STREAM_ARCHIVED and write nothing"
   assertEquals(await countEvents(store), 1);
 });
 
-testBoth(
-  "positions are reported exactly when another statement drew from the sequence in between",
-  async (store) => {
-    const { executor, table, schema } = contextOf(store);
-    // A trigger that draws a position per inserted row: the append's own positions skip numbers.
-    await executor.query(`create function "${schema}".burn() returns trigger language plpgsql as
-    $$ begin perform nextval('"${schema}".events_global_seq'); return new; end $$`);
-    await executor.query(`create trigger burn before insert on ${table("events")}
-    for each row execute function "${schema}".burn()`);
-    const s = crypto.randomUUID();
-    const batch = await store.events.append(s, Expected.noStream, [
-      event("A", {}),
-      event("B", {}),
-      event("C", {}),
-    ]);
-    const combined = await Promise.all(
-      Array.from(
-        { length: 4 },
-        (_, i) => store.events.append(s, Expected.any, [event("D", { i })]),
-      ),
-    );
-    const read = await store.events.readStream(s);
-    assertEquals(
-      batch.globalSeqs,
-      read.slice(0, 3).map((e) => e.globalSeq),
-    );
-    assert(batch.globalSeqs[2]! - batch.globalSeqs[0]! > 2, "positions are not consecutive");
-    for (const result of combined) {
-      const mine = read.find((e) => e.globalSeq === result.globalSeqs[0]);
-      assertEquals(mine?.streamSeq, result.streamVersion);
-    }
-    assertEquals(new Set(combined.map((r) => r.streamVersion)), new Set([4, 5, 6, 7]));
-  },
-);
-
 testServer(
   "Expected.any appends racing from several stores all land: on the pool, inline, in sessions",
   async (url) => {
@@ -531,42 +425,3 @@ testServer("a noStream append that loses a race reports the winner's version", a
     await dropSchemaAndClose(stores[0]!);
   }
 });
-
-testBoth(
-  "Expected.any guesses a new stream's first version and reads it when the stream has events",
-  async (store) => {
-    const existing = Array.from({ length: 30 }, () => crypto.randomUUID());
-    for (const s of existing) {
-      await store.events.append(s, Expected.noStream, [event("A", {}), event("B", {})]);
-    }
-    // A process that never wrote these streams (its own context, so its own guesses).
-    const { events, stats } = countingEvents(store);
-    const statements = async (s: string, version: number, batch = [event("C", {})]) => {
-      const before = appendWork(stats).length;
-      const result = await events.append(s, Expected.any, batch);
-      assertEquals(result.streamVersion, version);
-      return appendWork(stats).length - before;
-    };
-    const readsVersion = (text: string) => text.includes("max(stream_seq)");
-    const fresh = crypto.randomUUID();
-    assertEquals(await statements(fresh, 1), 1, "a new stream: one statement, no version read");
-    assert(!readsVersion(appendWork(stats).at(-1)!), "the guessed statement");
-    assertEquals(await statements(fresh, 2), 1, "a stream it wrote: the version is read at once");
-    assert(readsVersion(appendWork(stats).at(-1)!));
-    assertEquals(await statements(existing[0]!, 3), 2, "a missed guess, then the version read");
-    assertEquals(await statements(existing[0]!, 4), 1, "now known");
-    // Batches are guessed too; a missed one writes none of its events.
-    const pair = () => [event("C", {}), event("D", {})];
-    assertEquals(await statements(crypto.randomUUID(), 2, pair()), 1, "a batch starts a stream");
-    const started = crypto.randomUUID();
-    await store.events.append(started, Expected.noStream, [event("A", {})]);
-    assertEquals(await statements(started, 3, pair()), 2, "a batch to a stream with events");
-    assertEquals((await store.events.readStream(started)).map((e) => e.type), ["A", "C", "D"]);
-    // A process whose guesses keep missing stops guessing.
-    let doubled = 0;
-    for (const s of existing.slice(1)) if (await statements(s, 3) === 2) doubled++;
-    assert(doubled <= 4, `${doubled} of 29 appends to streams started elsewhere guessed in vain`);
-    const versions = await Promise.all(existing.map((s) => store.events.streamVersion(s)));
-    assertEquals(new Set(versions.slice(1)), new Set([3]));
-  },
-);
