@@ -245,18 +245,17 @@ function eventRows(context: StoreContext, shape: AppendShape, tenant: string): s
  */
 function severalEvents(shape: AppendShape, from: string, where: string, tenant: string): string {
   const mixed = shape.events === "mixed";
-  const columns: [source: string, name: string][] = [
-    ...(shape.uniform ? [] : [["unnest({types}::text[])", "type"] as [string, string]]),
-    ["jsonb_array_elements({datas}::text::jsonb)", "data"],
-    ...(shape.uniform ? [] : [["unnest({versions}::int[])", "version"] as [string, string]]),
-    ...(mixed
-      ? [
-        ["jsonb_array_elements({headers}::text::jsonb)", "headers"],
-        ["unnest({causation}::text[])", "causation"],
-        ["unnest({correlation}::text[])", "correlation"],
-      ] as [string, string][]
-      : []),
-  ];
+  const sources: string[] = [];
+  const names: string[] = [];
+  const perEvent = (source: string, name: string) => (sources.push(source), names.push(name));
+  if (!shape.uniform) perEvent("unnest({types}::text[])", "type");
+  perEvent("jsonb_array_elements({datas}::text::jsonb)", "data");
+  if (!shape.uniform) perEvent("unnest({versions}::int[])", "version");
+  if (mixed) {
+    perEvent("jsonb_array_elements({headers}::text::jsonb)", "headers");
+    perEvent("unnest({causation}::text[])", "causation");
+    perEvent("unnest({correlation}::text[])", "correlation");
+  }
   const extras = mixed
     ? "e.headers, e.causation, e.correlation, "
     : shape.plain
@@ -264,8 +263,8 @@ function severalEvents(shape: AppendShape, from: string, where: string, tenant: 
     : "v.headers, {causation}::text, {correlation}::text, ";
   return `select {stream}, v.version + e.ord, ${shape.uniform ? "{types}::text" : "e.type"}, e.data,
                  ${shape.uniform ? "{versions}::int" : "e.version"}, ${extras}${tenant}
-            from ${from}, rows from (${columns.map(([source]) => source).join(", ")})
-                 with ordinality as e(${columns.map(([, name]) => name).join(", ")}, ord)
+            from ${from}, rows from (${sources.join(", ")})
+                 with ordinality as e(${names.join(", ")}, ord)
            where ${where}
            order by e.ord`;
 }
