@@ -169,3 +169,27 @@ testBoth(
     assertEquals(new Set(versions.slice(1)), new Set([3]));
   },
 );
+
+testBoth(
+  "a stream id in capitals names the same stream to guesses and combined appends",
+  async (store) => {
+    const { events, stats } = countingEvents(store);
+    const lower = crypto.randomUUID();
+    const upper = lower.toUpperCase();
+    await events.append(upper, Expected.any, [event("A", {})]);
+    const before = appendWork(stats).length;
+    const second = await events.append(lower, Expected.any, [event("B", {})]);
+    assertEquals(second.streamVersion, 2);
+    assertEquals(appendWork(stats).length - before, 1, "the stream is known: no guess to miss");
+    // Concurrent appends behind one in flight go together whatever the ids' case.
+    const sent = appendWork(stats).length;
+    const results = await Promise.all(
+      [upper, lower, upper, lower, upper].map((id, i) =>
+        events.append(id, Expected.any, [event("C", { i })])
+      ),
+    );
+    assertEquals(appendWork(stats).length - sent, 2, "one append, then the four queued behind it");
+    assertEquals(new Set(results.map((r) => r.streamVersion)), new Set([3, 4, 5, 6, 7]));
+    assertEquals(await store.events.streamVersion(upper), 7);
+  },
+);

@@ -66,6 +66,7 @@ export interface AppendResult {
 
 /** Validated, serialised input of one append. */
 export interface PreparedAppend {
+  /** The stream, in lowercase (PostgreSQL's form of a uuid). */
   readonly streamId: string;
   readonly expected: ExpectedVersion;
   readonly count: number;
@@ -159,7 +160,9 @@ export function prepareAppend(
   }
   validateEventData(context, types, versions, datas);
   return {
-    streamId,
+    // PostgreSQL's own form of the uuid: one key per stream in the combiner's queues, the guesses
+    // and the per-stream advisory lock, whatever case the caller wrote it in.
+    streamId: streamId.toLowerCase(),
     expected,
     count,
     types,

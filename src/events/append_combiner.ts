@@ -62,10 +62,9 @@ function takeGroup(queue: Waiting[], distinct: boolean): Waiting[] {
   let taken = 0;
   for (; taken < queue.length; taken++) {
     const { count, streamId } = queue[taken]!.prepared;
-    const stream = streamId.toLowerCase();
-    if (taken > 0 && (events + count > MAX_COMBINED_EVENTS || streams.has(stream))) break;
+    if (taken > 0 && (events + count > MAX_COMBINED_EVENTS || streams.has(streamId))) break;
     events += count;
-    if (distinct) streams.add(stream);
+    if (distinct) streams.add(streamId);
   }
   return queue.splice(0, taken);
 }
@@ -377,7 +376,7 @@ function startValues(group: readonly Waiting[]): unknown[] {
 
 /** Each guess's result, from the rows of its group's statement. */
 function startedResults(group: readonly Waiting[], rows: readonly StartedRow[]): AppendResult[] {
-  const index = new Map(group.map((w, i) => [w.prepared.streamId.toLowerCase(), i]));
+  const index = new Map(group.map((w, i) => [w.prepared.streamId, i]));
   const results = group.map((w) => ({
     streamVersion: w.prepared.count,
     globalSeqs: new Array<number>(w.prepared.count),
