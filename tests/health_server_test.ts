@@ -145,6 +145,11 @@ testBoth(
       delta("rillflow_query_duration_seconds_count", { operation: "document_write" }),
       2,
     );
+    assertEquals(
+      delta("rillflow_query_duration_seconds_count", { operation: "session_commit" }),
+      1,
+      "the session's commit is timed as a whole",
+    );
   },
 );
 

@@ -48,7 +48,7 @@ async function traceNames(env: Record<string, string>): Promise<string[]> {
 }
 
 Deno.test({
-  name: "with OTEL_DENO=true, append, document and projection spans reach the collector",
+  name: "with OTEL_DENO=true, append, document, session and projection spans reach the collector",
   sanitizeResources: false,
   async fn() {
     const names = await traceNames({ OTEL_DENO: "true", OTEL_SERVICE_NAME: "rillflow-test" });
@@ -57,6 +57,7 @@ Deno.test({
         "rillflow.append",
         "rillflow.document_write",
         "rillflow.document_read",
+        "rillflow.session_commit",
         "rillflow.projection.batch",
       ]
     ) {

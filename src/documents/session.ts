@@ -15,6 +15,7 @@ import type { NewEvent } from "../events/new_event.ts";
 import type { AppendOptions } from "../events/append.ts";
 import type { AggregateRepository } from "../events/aggregate_repository.ts";
 import { retryingRaces } from "../events/append_errors.ts";
+import { instrumentQuery, NO_ATTRIBUTES } from "../observability/instrument.ts";
 import {
   type SessionAggregates,
   sessionAggregates,
@@ -270,9 +271,10 @@ export class DocumentSession {
   }
 
   /**
-   * Writes every staged change in one transaction. On success the session's
-   * versions move on; on failure nothing is written, every change stays
-   * staged and the error is thrown.
+   * Writes every staged change in one transaction (span `rillflow.session_commit`,
+   * timed as operation `session_commit`). On success the session's versions move
+   * on; on failure nothing is written, every change stays staged and the error is
+   * thrown.
    *
    * @throws {RillflowError} The first failing change's error (`DOCUMENT_VERSION_CONFLICT`, …).
    */
@@ -282,10 +284,15 @@ export class DocumentSession {
     for (const { operation } of batch) await operation.prepare?.();
     // Appends with Expected.any that lost a race for their stream's next version abort the
     // transaction; it is run again (the staged operations are data, safe to re-run).
-    await retryingRaces(this.#context, () =>
-      this.#context.executor.transaction(async (tx) => {
-        for (const { operation } of batch) await operation.execute(tx);
-      }));
+    await instrumentQuery(
+      "session_commit",
+      NO_ATTRIBUTES,
+      () =>
+        retryingRaces(this.#context, () =>
+          this.#context.executor.transaction(async (tx) => {
+            for (const { operation } of batch) await operation.execute(tx);
+          })),
+    );
     this.#staged = this.#staged.filter((s) => !batch.includes(s));
     for (const { operation } of batch) operation.committed?.();
   }
