@@ -115,6 +115,7 @@ testBoth(
     await store.events.withAdvisoryLocks().append(stream, Expected.exact(2), [event("D", {})]);
     const session = store.session();
     session.enqueueEvent(stream, Expected.exact(3), event("E", {}));
+    session.store("docs", crypto.randomUUID(), { s: 1 });
     await session.saveChanges();
     const counters = new AggregateRepository(store, {
       name: "counter",
@@ -133,7 +134,11 @@ testBoth(
     assertEquals(delta("rillflow_events_appended_total"), 6);
     assertEquals(delta("rillflow_appends_total"), 4);
     assertEquals(delta("rillflow_append_conflicts_total"), 1);
-    assertEquals(delta("rillflow_document_writes_total", { collection: "docs" }), 1);
+    assertEquals(
+      delta("rillflow_document_writes_total", { collection: "docs" }),
+      2,
+      "put, session",
+    );
     assertEquals(delta("rillflow_document_conflicts_total", { collection: "docs" }), 1);
     assertEquals(delta("rillflow_document_reads_total", { collection: "docs" }), 1);
     assertEquals(

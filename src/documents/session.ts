@@ -16,6 +16,7 @@ import type { AppendOptions } from "../events/append.ts";
 import type { AggregateRepository } from "../events/aggregate_repository.ts";
 import { retryingRaces } from "../events/append_errors.ts";
 import { instrumentQuery, NO_ATTRIBUTES } from "../observability/instrument.ts";
+import { recordDocumentWrite } from "../observability/metrics.ts";
 import {
   type SessionAggregates,
   sessionAggregates,
@@ -186,7 +187,10 @@ export class DocumentSession {
           this.user,
         );
       },
-      committed: () => void (entry.version = written),
+      committed: () => {
+        entry.version = written;
+        recordDocumentWrite(collection);
+      },
     });
   }
 
