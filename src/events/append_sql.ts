@@ -312,6 +312,11 @@ const POSITIONS = `select first, last, version, count,
                  max(stream_seq) as version, count(*)::int as count
             from written) as p`;
 
+/** The value of `tenant_id`: a validated name (lowercase letters, digits, `_`), safe as a literal. */
+function tenantLiteral(context: StoreContext): string {
+  return context.tenant === null ? "null::text" : `'${context.tenant}'::text`;
+}
+
 /**
  * Builds the statement for one shape.
  *
@@ -324,8 +329,7 @@ const POSITIONS = `select first, last, version, count,
  * @returns The SQL text and the order of its named values.
  */
 export function buildAppendSql(context: StoreContext, shape: AppendShape): AppendStatement {
-  // The tenant is a validated name (lowercase letters, digits, `_`): safe as a literal.
-  const tenant = context.tenant === null ? "null::text" : `'${context.tenant}'::text`;
+  const tenant = tenantLiteral(context);
   const insert = (returning: string) =>
     `insert into ${context.table("events")}
       (stream_id, stream_seq, type, data, event_version, ${extraColumns(shape)})
@@ -376,7 +380,7 @@ export function buildAppendSql(context: StoreContext, shape: AppendShape): Appen
 export function startStreamsSql(context: StoreContext): string {
   let text = startStreams.get(context);
   if (text === undefined) {
-    const tenant = context.tenant === null ? "null::text" : `'${context.tenant}'::text`;
+    const tenant = tenantLiteral(context);
     text = `insert into ${context.table("events")}
         (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
          tenant_id)

@@ -57,7 +57,7 @@ export function stagedAppend(
 
 /**
  * After the session's transaction committed: counted in the append metrics
- * (a session has no span or duration of its own to time it by) and
+ * (the commit as a whole is traced and timed as `session_commit`) and
  * announced to readers.
  */
 function appendCommitted(context: StoreContext, events: number): void {
