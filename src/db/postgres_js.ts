@@ -18,6 +18,7 @@ import { normalizeParams, sqlTagFor } from "./executor.ts";
 import { mapDatabaseError } from "./_pg_errors.ts";
 import { type ListenTarget, listenWithReconnect } from "./postgres_listener.ts";
 import { RillflowError } from "../errors.ts";
+import { WireConnection, type WireTarget, wireTarget } from "./wire.ts";
 
 type Sql = postgres.Sql;
 // deno-lint-ignore no-explicit-any
@@ -187,45 +188,42 @@ function txHandle(t: postgres.TransactionSql, connection: TxConnection): Interna
 
 /**
  * The postgres.js executor. Statements outside transactions go first to
- * `hot`, one connection of the pool's `maxConnections` kept in a postgres.js
- * instance of its own, whenever no statement runs on it; only while it is
- * busy do they go to the rest of the pool. postgres.js hands its idle
- * connections out in turn (the least recently used first), so consecutive
- * statements would each wake another server backend, whose caches have gone
- * cold meanwhile: measured ≈ 3–5 % of a one-event append once a burst of
- * concurrency had opened a few connections (bench/README.md). Reusing the
- * most recently used connection, as most pools do, avoids that. A hot
- * connection that fails is replaced by a new one: postgres.js 3.4.9 hangs
- * every later statement of a one-connection instance whose read failed with
- * `ECONNRESET`.
+ * `hot`, a native connection ({@linkcode WireConnection}, one of the pool's
+ * `maxConnections`), whenever no statement runs on it and it serves the
+ * statement; otherwise, and inside transactions, to the postgres.js pool.
+ * One hot connection also means consecutive statements find a warm server
+ * backend: postgres.js hands its idle connections out in turn, the least
+ * recently used first, each with caches gone cold (≈ 3–5 % of a one-event
+ * append, bench/README.md). A hot connection that fails is replaced in the
+ * background; the pool serves meanwhile.
  */
 class PostgresExecutor implements Executor {
   readonly kind = "postgres" as const;
-  #hot: Sql | null;
-  /** Whether a statement is running on the hot connection. */
-  #hotBusy = false;
-  readonly #hotDone = <R>(result: ArrayLike<unknown>): R[] => {
-    this.#hotBusy = false;
-    return plainRows<R>(result);
-  };
-  readonly #hotFailed = (error: unknown): never => {
-    this.#hotBusy = false;
-    const mapped = mapDatabaseError(error);
-    if (mapped.code === "CONNECTION_ERROR" && this.#hot) {
-      this.#hot.end({ timeout: 0 }).catch(() => {});
-      this.#hot = this.openHot!();
-    }
-    throw mapped;
-  };
+  #hot: WireConnection | null = null;
+  #reopening: Promise<void> | null = null;
+  #closing = false;
 
   constructor(
     readonly sql: Sql,
-    readonly openHot: (() => Sql) | null,
+    readonly hotTarget: WireTarget | null,
     readonly description: string,
     readonly maxConnections: number,
     readonly listenTarget: ListenTarget,
-  ) {
-    this.#hot = openHot?.() ?? null;
+  ) {}
+
+  /** Opens (or replaces) the hot connection; without one the pool serves every statement. */
+  openHot(): Promise<void> {
+    if (!this.hotTarget || this.#closing) return Promise.resolve();
+    return this.#reopening ??= WireConnection.open(
+      this.hotTarget,
+      this.listenTarget.connectTimeoutMs,
+    )
+      .catch(() => null)
+      .then((hot) => {
+        this.#reopening = null;
+        if (this.#closing) hot?.close();
+        else this.#hot = hot;
+      });
   }
 
   // An arrow bound to this instance: wrappers built with `Object.create(executor, …)` (views,
@@ -234,9 +232,18 @@ class PostgresExecutor implements Executor {
     text: string,
     params?: readonly unknown[],
   ): Promise<R[]> => {
-    if (this.#hot === null || this.#hotBusy) return rowsOf<R>(this.sql, text, params);
-    this.#hotBusy = true;
-    return rowsOf<R>(this.#hot, text, params, this.#hotDone<R>, this.#hotFailed);
+    const hot = this.#hot;
+    if (hot !== null && !hot.busy) {
+      if (hot.closed) {
+        this.#hot = null;
+        void this.openHot();
+      } else {
+        const values = normalizeParams(params);
+        const running = hot.query<R>(text, values, () => rowsOf<R>(this.sql, text, values));
+        if (running) return running.catch(failed);
+      }
+    }
+    return rowsOf<R>(this.sql, text, params);
   };
 
   async transaction<T>(
@@ -294,7 +301,9 @@ class PostgresExecutor implements Executor {
 
   async close(): Promise<void> {
     await Promise.all([...this.#listeners].map((listener) => listener.unlisten()));
-    await Promise.all([this.sql.end({ timeout: 5 }), this.#hot?.end({ timeout: 5 })]);
+    this.#closing = true;
+    this.#hot?.close();
+    await Promise.all([this.sql.end({ timeout: 5 }), this.#reopening]);
   }
 }
 
@@ -325,10 +334,10 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
       },
     },
   };
-  const openHot = maxConnections > 1 ? () => postgres(url, { ...driverOptions, max: 1 }) : null;
+  const hotTarget = maxConnections > 1 ? wireTarget(url) : null;
   const sql = postgres(url, {
     ...driverOptions,
-    max: openHot ? maxConnections - 1 : maxConnections,
+    max: hotTarget ? maxConnections - 1 : maxConnections,
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -353,8 +362,10 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
   } finally {
     clearTimeout(timer);
   }
-  return new PostgresExecutor(sql, openHot, where.text, maxConnections, {
+  const executor = new PostgresExecutor(sql, hotTarget, where.text, maxConnections, {
     url,
     connectTimeoutMs: timeoutMs,
   });
+  await executor.openHot();
+  return executor;
 }
