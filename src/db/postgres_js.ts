@@ -73,22 +73,19 @@ function failed(error: unknown): never {
 }
 
 /**
- * Runs a statement and returns its rows as a plain array (not postgres.js's
- * Result); `done` and `fail` settle it (a failure, thrown or not, is mapped
- * by `fail`).
+ * Runs a statement on postgres.js and returns its rows as a plain array (not
+ * postgres.js's Result); a failure, thrown or not, is mapped.
  */
 function rowsOf<R>(
   run: Sql | postgres.TransactionSql | postgres.ReservedSql,
   text: string,
   params: readonly unknown[] | undefined,
-  done: (result: ArrayLike<unknown>) => R[] = plainRows<R>,
-  fail: (error: unknown) => never = failed,
 ): Promise<R[]> {
   try {
     return run.unsafe(text, normalizeParams(params) as AnyParams, { prepare: true })
-      .then(done, fail);
+      .then(plainRows<R>, failed);
   } catch (error) {
-    return Promise.reject(error).then(done, fail);
+    return Promise.reject(error).then(plainRows<R>, failed);
   }
 }
 
