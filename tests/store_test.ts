@@ -151,29 +151,15 @@ testServer(
 );
 
 testServer(
-  "statements outside transactions reuse one connection while it is free",
+  "a pooled connection that is lost is not used again, and statements do not hang",
   async (url) => {
-    const store = await Store.connect(url, { autoMigrate: false, maxConnections: 4 });
+    const store = await Store.connect(url, { autoMigrate: false, maxConnections: 2 });
     const { executor } = contextOf(store);
     const pid = async () =>
       (await executor.query<{ pid: number }>("select pg_backend_pid() as pid"))[0]!.pid;
     try {
-      // A burst opens every connection of the pool…
-      const burst = await Promise.all(
-        Array.from(
-          { length: 4 },
-          () => executor.query<{ pid: number }>("select pg_backend_pid() as pid, pg_sleep(0.05)"),
-        ),
-      );
-      assertEquals(new Set(burst.map(([row]) => row!.pid)).size, 4, "a statement each");
-      // …yet statements one after the other all run on the same one.
-      const sequential = new Set<number>();
-      for (let i = 0; i < 12; i++) sequential.add(await pid());
-      assertEquals(sequential.size, 1);
-      // When that connection is lost, the next statements run on the pool while a new one
-      // opens in the background, then on the new one.
-      const [lost] = sequential;
-      await executor.transaction((tx) => tx.query("select pg_terminate_backend($1)", [lost]));
+      const lost = await pid();
+      await executor.query("select pg_terminate_backend($1)", [lost]).catch(() => {});
       await executor.query("select 1").catch(() => {});
       let timer: ReturnType<typeof setTimeout> | undefined;
       const hung = new Promise<never>((_, reject) => {
@@ -184,13 +170,11 @@ testServer(
       });
       const recent: number[] = [];
       try {
-        while (recent.length < 6 || new Set(recent.slice(-6)).size > 1) {
-          recent.push(await Promise.race([pid(), hung]));
-        }
+        for (let i = 0; i < 6; i++) recent.push(await Promise.race([pid(), hung]));
       } finally {
         clearTimeout(timer);
       }
-      assert(!recent.includes(lost!), "the lost connection is not used again");
+      assert(!recent.includes(lost), "the lost connection is not used again");
     } finally {
       await store.close();
     }

@@ -18,7 +18,6 @@ import { normalizeParams, sqlTagFor } from "./executor.ts";
 import { mapDatabaseError } from "./_pg_errors.ts";
 import { type ListenTarget, listenWithReconnect } from "./postgres_listener.ts";
 import { RillflowError } from "../errors.ts";
-import { WireConnection, type WireTarget, wireTarget } from "./wire.ts";
 
 type Sql = postgres.Sql;
 // deno-lint-ignore no-explicit-any
@@ -183,65 +182,23 @@ function txHandle(t: postgres.TransactionSql, connection: TxConnection): Interna
   };
 }
 
-/**
- * The postgres.js executor. Statements outside transactions go first to
- * `hot`, a native connection ({@linkcode WireConnection}, one of the pool's
- * `maxConnections`), whenever no statement runs on it and it serves the
- * statement; otherwise, and inside transactions, to the postgres.js pool.
- * One hot connection also means consecutive statements find a warm server
- * backend: postgres.js hands its idle connections out in turn, the least
- * recently used first, each with caches gone cold (≈ 3–5 % of a one-event
- * append, bench/README.md). A hot connection that fails is replaced in the
- * background; the pool serves meanwhile.
- */
+/** The postgres.js executor: one pool for statements, transactions and reserved connections. */
 class PostgresExecutor implements Executor {
   readonly kind = "postgres" as const;
-  #hot: WireConnection | null = null;
-  #reopening: Promise<void> | null = null;
-  #closing = false;
 
   constructor(
     readonly sql: Sql,
-    readonly hotTarget: WireTarget | null,
     readonly description: string,
     readonly maxConnections: number,
     readonly listenTarget: ListenTarget,
   ) {}
 
-  /** Opens (or replaces) the hot connection; without one the pool serves every statement. */
-  openHot(): Promise<void> {
-    if (!this.hotTarget || this.#closing) return Promise.resolve();
-    return this.#reopening ??= WireConnection.open(
-      this.hotTarget,
-      this.listenTarget.connectTimeoutMs,
-    )
-      .catch(() => null)
-      .then((hot) => {
-        this.#reopening = null;
-        if (this.#closing) hot?.close();
-        else this.#hot = hot;
-      });
-  }
-
   // An arrow bound to this instance: wrappers built with `Object.create(executor, …)` (views,
-  // tests) call it with themselves as `this`, which has no private fields.
+  // tests) call it with themselves as `this`.
   readonly query = <R = Record<string, unknown>>(
     text: string,
     params?: readonly unknown[],
-  ): Promise<R[]> => {
-    const hot = this.#hot;
-    if (hot !== null && !hot.busy) {
-      if (hot.closed) {
-        this.#hot = null;
-        void this.openHot();
-      } else {
-        const values = normalizeParams(params);
-        const running = hot.query<R>(text, values, () => rowsOf<R>(this.sql, text, values));
-        if (running) return running.catch(failed);
-      }
-    }
-    return rowsOf<R>(this.sql, text, params);
-  };
+  ): Promise<R[]> => rowsOf<R>(this.sql, text, params);
 
   async transaction<T>(
     fn: (tx: InternalTx) => Promise<T>,
@@ -298,9 +255,7 @@ class PostgresExecutor implements Executor {
 
   async close(): Promise<void> {
     await Promise.all([...this.#listeners].map((listener) => listener.unlisten()));
-    this.#closing = true;
-    this.#hot?.close();
-    await Promise.all([this.sql.end({ timeout: 5 }), this.#reopening]);
+    await this.sql.end({ timeout: 5 });
   }
 }
 
@@ -331,11 +286,7 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
       },
     },
   };
-  const hotTarget = maxConnections > 1 ? wireTarget(url) : null;
-  const sql = postgres(url, {
-    ...driverOptions,
-    max: hotTarget ? maxConnections - 1 : maxConnections,
-  });
+  const sql = postgres(url, { ...driverOptions, max: maxConnections });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
@@ -359,10 +310,8 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
   } finally {
     clearTimeout(timer);
   }
-  const executor = new PostgresExecutor(sql, hotTarget, where.text, maxConnections, {
+  return new PostgresExecutor(sql, where.text, maxConnections, {
     url,
     connectTimeoutMs: timeoutMs,
   });
-  await executor.openHot();
-  return executor;
 }
