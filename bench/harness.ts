@@ -91,6 +91,18 @@ async function freshContext(): Promise<BenchContext & { cleanup(): Promise<void>
   };
 }
 
+/**
+ * The server and the kind of URL measured, without the password: a password URL
+ * authenticates each connection (SCRAM in CI), a trust URL does not, and bench/README.md
+ * records runs of both kinds.
+ */
+function describeUrl(serverUrl: string): string {
+  const parsed = new URL(serverUrl);
+  const kind = parsed.password ? "password URL" : "trust URL";
+  parsed.password = "";
+  return `${parsed.href} (${kind})`;
+}
+
 const rate = (m: Measured) => (m.ops / m.ms) * 1000;
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
@@ -106,7 +118,7 @@ export async function runBench(workloads: readonly Workload[]): Promise<void> {
     "| workload | rillflow | raw floor | ratio | target | notes |",
     "| --- | ---: | ---: | ---: | --- | --- |",
   ];
-  console.log(`Rillflow bench against ${url.replace(/:[^:@/]*@/, ":***@")}`);
+  console.log(`Rillflow bench against ${describeUrl(url)}`);
   for (const workload of workloads) {
     if (filter && !workload.name.includes(filter)) continue;
     const ctx = await freshContext();

@@ -1,6 +1,6 @@
 /**
  * Test backends: every integration test runs on a fresh schema against
- * PostgreSQL (RILLFLOW_TEST_DATABASE_URL; in CI the local server) and on
+ * PostgreSQL (RILLFLOW_TEST_DATABASE_URL; required in CI) and on
  * embedded PGlite. Tests that need several connections or processes run on
  * PostgreSQL only, and say why when it is absent.
  */
@@ -10,9 +10,16 @@ import { contextOf } from "../src/_context.ts";
 
 const CI = Deno.env.get("CI") === "true";
 
-/** The PostgreSQL URL for tests, or undefined when none is configured outside CI. */
-export const SERVER_URL: string | undefined = Deno.env.get("RILLFLOW_TEST_DATABASE_URL") ??
-  (CI ? "postgres://postgres@127.0.0.1:5432/test" : undefined);
+/** The PostgreSQL URL for tests, or undefined when none is configured (never in CI). */
+export const SERVER_URL: string | undefined = Deno.env.get("RILLFLOW_TEST_DATABASE_URL");
+
+// CI runs the password path production runs; a trust-auth default would quietly test another.
+if (CI && !SERVER_URL) {
+  throw new Error(
+    "CI=true but RILLFLOW_TEST_DATABASE_URL is not set: .ci/run sets it to the password URL " +
+      "that .ci/scram.sh prints",
+  );
+}
 
 if (!SERVER_URL) {
   console.warn(
