@@ -33,7 +33,7 @@ export {
   SchemaConfig,
 } from "./src/schema/schema_config.ts";
 export type { Events } from "./src/events/events.ts";
-export type { AppendOptions, AppendResult } from "./src/events/append.ts";
+export type { AppendOptions, AppendResult } from "./src/events/append_input.ts";
 export type { AppendBuilder } from "./src/events/builder.ts";
 export type {
   IterateAllOptions,

@@ -4,7 +4,7 @@
  * measured in interleaved chunks ({@linkcode pairedWorkload}).
  */
 import type postgres from "postgres";
-import { event, Expected, type NewEvent, type Store } from "../mod.ts";
+import { event, Expected, type NewEvent, RillflowError, type Store } from "../mod.ts";
 import type { BenchContext, Workload } from "./harness.ts";
 import { type Op, type Pair, pairedWorkload } from "./paired.ts";
 
@@ -68,6 +68,53 @@ const pairs: Pair[] = [
         ours: async () =>
           void await store.events.append(ours, Expected.any, [event("Ping", { i: 1 })]),
         floor: async () => void await insertOne(raw, floor, ++seq),
+      });
+    },
+  },
+  {
+    name: "contended appends: 8 writers, one stream, Expected.exact with re-read and retry",
+    unit: "successes",
+    target: "≥ 0.9×, conflicts per success ≤ the floor's",
+    ops: 1_000,
+    concurrency: 8,
+    prepare: ({ store, raw }) => {
+      const ours = crypto.randomUUID();
+      const floor = crypto.randomUUID();
+      const conflicts = { ours: 0, floor: 0, oursDone: 0, floorDone: 0 };
+      return Promise.resolve({
+        ours: async () => {
+          for (;;) {
+            const version = await store.events.streamVersion(ours);
+            try {
+              await store.events.append(ours, Expected.exact(version), [event("Ping", { i: 1 })]);
+              conflicts.oursDone++;
+              return;
+            } catch (error) {
+              if (!(error instanceof RillflowError) || error.code !== "CONCURRENCY_CONFLICT") {
+                throw error;
+              }
+              conflicts.ours++;
+            }
+          }
+        },
+        floor: async () => {
+          for (;;) {
+            const [row] = await raw<{ v: number }[]>`
+              select coalesce(max(stream_seq), 0)::int as v from events where stream_id = ${floor}`;
+            try {
+              await insertOne(raw, floor, row!.v + 1);
+              conflicts.floorDone++;
+              return;
+            } catch (error) {
+              if ((error as { code?: string }).code !== "23505") throw error;
+              conflicts.floor++;
+            }
+          }
+        },
+        note: () =>
+          `conflicts per success: ${(conflicts.ours / conflicts.oursDone).toFixed(2)}, floor ${
+            (conflicts.floor / conflicts.floorDone).toFixed(2)
+          }`,
       });
     },
   },

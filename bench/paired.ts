@@ -26,7 +26,7 @@ export interface Pair {
   /** Writers running the ops at once. */
   concurrency?: number;
   /** Builds both sides' operations (setup is not timed). */
-  prepare(ctx: BenchContext): Promise<{ ours: Op; floor: Op }>;
+  prepare(ctx: BenchContext): Promise<{ ours: Op; floor: Op; note?: () => string }>;
 }
 
 const runs = new WeakMap<BenchContext, Promise<{ ours: Measured; floor: Measured }>>();
@@ -40,7 +40,7 @@ function median(values: number[]): number {
 }
 
 async function interleaved(pair: Pair, ctx: BenchContext) {
-  const { ours, floor } = await pair.prepare(ctx);
+  const { ours, floor, note: extra } = await pair.prepare(ctx);
   const total = pair.ops * ctx.scale;
   const chunk = Math.max(1, Math.ceil(total / PAIRS));
   await ours(-1);
@@ -69,7 +69,7 @@ async function interleaved(pair: Pair, ctx: BenchContext) {
     sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
   const note = `median of ${ratios.length} paired chunks, quartiles ${quartile(0.25).toFixed(2)}–${
     quartile(0.75).toFixed(2)
-  }×`;
+  }×${extra ? `; ${extra()}` : ""}`;
   return {
     ours: { ops, ms: floorMs / ratio, note },
     floor: { ops, ms: floorMs },

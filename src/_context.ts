@@ -10,6 +10,7 @@ import type { UpcasterRegistry } from "./events/upcast_registry.ts";
 import type { EventSchemas } from "./events/event_schemas.ts";
 import type { Projection } from "./projections/projection.ts";
 import { qualify } from "./db/identifiers.ts";
+import { AppendEngine } from "./events/append_combiner.ts";
 
 /** Resolved store-wide settings that parts read. */
 export interface StoreSettings {
@@ -52,7 +53,12 @@ export class StoreContext {
     readonly schema: string,
     readonly settings: StoreSettings,
     readonly tenant: string | null = null,
-  ) {}
+  ) {
+    this.appends = new AppendEngine(this);
+  }
+
+  /** The append pipeline's per-store state: built statements and stream queues. */
+  readonly appends: AppendEngine;
 
   /**
    * The quoted, schema-qualified name of a table of this store (safe to destructure).

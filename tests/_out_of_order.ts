@@ -4,7 +4,8 @@
  */
 import { event, Expected, type Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { prepareAppend, runAppend } from "../src/events/append.ts";
+import { prepareAppend } from "../src/events/append_input.ts";
+import { runAppend } from "../src/events/append.ts";
 
 /** Appends inside a transaction that stays open until `release` resolves. */
 export function openAppend(store: Store, streamId: string, release: Promise<void>) {

@@ -64,7 +64,8 @@ testBoth("a key used by a rolled-back append stays free", async (store) => {
   await assertRejects(
     () =>
       executor.transaction(async (tx) => {
-        const { prepareAppend, runAppend } = await import("../src/events/append.ts");
+        const { prepareAppend } = await import("../src/events/append_input.ts");
+        const { runAppend } = await import("../src/events/append.ts");
         const context = contextOf(store);
         await runAppend(
           tx,

@@ -2,7 +2,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backends.ts";
 import { event, Expected, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { lockStream } from "../src/events/append_tx.ts";
+import { lockStream } from "../src/events/append.ts";
 import { lockNamespace } from "../src/events/watermark.ts";
 
 testBoth("appends with advisory locks stay gapless under concurrency", async (store) => {

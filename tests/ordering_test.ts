@@ -2,14 +2,10 @@ import { assert, assertEquals } from "./_assert.ts";
 import { testBoth, testServer } from "./_backends.ts";
 import { event, Expected, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import {
-  prepareAppend,
-  type PreparedAppend,
-  writeAppend,
-  writeFirstGuess,
-} from "../src/events/append.ts";
+import { prepareAppend } from "../src/events/append_input.ts";
+import { runAppend, writeEnvelopes } from "../src/events/append.ts";
 import { freshSchema } from "./_backends.ts";
-import { startStreamsSql } from "../src/events/append_sql.ts";
+import { APPEND_SHAPES, type AppendShape } from "../src/events/append_sql.ts";
 import { appendOutOfOrder, openAppend } from "./_out_of_order.ts";
 
 testServer("a reader never passes an open append that took a lower position", async (url) => {
@@ -114,93 +110,40 @@ testServer(
     const existing = crypto.randomUUID();
     await store.events.append(existing, Expected.noStream, [event("Seed", {})]);
     let version = 1;
-    const variants: Array<[string, () => PreparedAppend, (boolean | "guess" | "together")?]> = [
-      [
-        "any, one event",
-        () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
-      ],
-      ["any, several events", () =>
-        prepareAppend(context, crypto.randomUUID(), Expected.any, [
-          event("V", {}),
-          event("V", {}),
-        ])],
-      ["per-event metadata", () =>
-        prepareAppend(context, crypto.randomUUID(), Expected.any, [
-          event("V", {}, { metadata: { m: 1 } }),
-          event("V", {}),
-        ])],
-      [
-        "any, guessed first version",
-        () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
-        "guess",
-      ],
-      [
-        "any, guessed first versions of a batch",
-        () =>
-          prepareAppend(context, crypto.randomUUID(), Expected.any, [
-            event("V", {}),
-            event("V", {}),
-          ]),
-        "guess",
-      ],
-      [
-        "guesses of two new streams together",
-        () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
-        "together",
-      ],
-      [
-        "noStream",
-        () => prepareAppend(context, crypto.randomUUID(), Expected.noStream, [event("V", {})]),
-      ],
-      [
-        "exact",
-        () => prepareAppend(context, existing, Expected.exact(version++), [event("V", {})]),
-      ],
-      [
-        "streamExists",
-        () => (version++,
-          prepareAppend(context, existing, Expected.streamExists, [event("V", {})])),
-      ],
-      [
-        "idempotency key",
-        () =>
-          prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})], {
-            idempotencyKey: crypto.randomUUID(),
-          }),
-      ],
-      [
-        "category",
-        () =>
-          prepareAppend(context, crypto.randomUUID(), Expected.noStream, [event("V", {})], {
-            category: "orders",
-          }),
-      ],
-      [
-        "envelopes returned",
-        () => prepareAppend(context, crypto.randomUUID(), Expected.any, [event("V", {})]),
-        true,
-      ],
-    ];
+    // An append of each statement shape that succeeds: new streams for any and create, the
+    // existing stream at its version for exact and exists.
+    const prepare = (shape: AppendShape) => {
+      const onExisting = shape.check === "exact" || shape.check === "exists";
+      const expected = {
+        any: Expected.any,
+        create: Expected.noStream,
+        exact: Expected.exact(version),
+        exists: Expected.streamExists,
+      }[shape.check];
+      if (onExisting) version += 2;
+      return prepareAppend(
+        context,
+        onExisting ? existing : crypto.randomUUID(),
+        expected,
+        [event("V", {}, { metadata: { m: 1 } }), event("V", {})],
+        {
+          idempotencyKey: shape.keyed ? crypto.randomUUID() : undefined,
+          category: shape.categorized ? "orders" : undefined,
+        },
+      );
+    };
     try {
-      for (const [name, prepare, envelopes] of variants) {
+      for (const shape of APPEND_SHAPES) {
+        const name = JSON.stringify(shape);
         const gate = Promise.withResolvers<void>();
         const appended = Promise.withResolvers<number>();
         const committed = context.executor.transaction(async (tx) => {
-          const [row] = envelopes === "guess"
-            ? await writeFirstGuess(tx, context, prepare())
-            : envelopes === "together"
-            ? await tx.query<{ first: number }>(startStreamsSql(context), [
-              [prepare().streamId, crypto.randomUUID()],
-              [1, 1],
-              ["V", "V"],
-              "[{},{}]",
-              [1, 1],
-              "[{},{}]",
-              [null, null],
-              [null, null],
-            ])
-            : await writeAppend(tx, context, prepare(), envelopes ?? false);
-          appended.resolve("first" in row! ? row.first! : row!.global_seq);
+          const prepared = prepare(shape);
+          appended.resolve(
+            shape.envelopes
+              ? (await writeEnvelopes(tx, context, prepared))[0]!.global_seq
+              : (await runAppend(tx, context, prepared)).globalSeqs[0]!,
+          );
           await gate.promise;
         });
         committed.catch(appended.reject);

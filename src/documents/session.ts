@@ -12,9 +12,9 @@ import { type CollectionInfo, ensureCollection } from "./collection.ts";
 import { deleteDocument, documentJson, putDocument } from "./writes.ts";
 import type { ExpectedVersion } from "../events/expected.ts";
 import type { NewEvent } from "../events/new_event.ts";
-import type { AppendOptions } from "../events/append.ts";
+import type { AppendOptions } from "../events/append_input.ts";
 import type { AggregateRepository } from "../events/aggregate_repository.ts";
-import { retryingRaces } from "../events/append_errors.ts";
+import { retryingRaces } from "../events/append_recovery.ts";
 import { instrumentQuery, NO_ATTRIBUTES } from "../observability/instrument.ts";
 import { recordDocumentWrite } from "../observability/metrics.ts";
 import {
@@ -39,8 +39,13 @@ export interface SessionOptions {
 export interface StagedOperation {
   /** Work done before the transaction starts (such as creating a collection's table). */
   prepare?(): Promise<void>;
-  /** Runs the change with the transaction's handle. */
-  execute(tx: InternalTx): Promise<void>;
+  /**
+   * Runs the change with the transaction's handle.
+   *
+   * @param tx The transaction.
+   * @param retry Whether the transaction runs again after an append lost a race.
+   */
+  execute(tx: InternalTx, retry?: boolean): Promise<void>;
   /** Called once the transaction has committed. */
   committed?(): void;
 }
@@ -292,9 +297,9 @@ export class DocumentSession {
       "session_commit",
       NO_ATTRIBUTES,
       () =>
-        retryingRaces(this.#context, () =>
+        retryingRaces(this.#context, (retry) =>
           this.#context.executor.transaction(async (tx) => {
-            for (const { operation } of batch) await operation.execute(tx);
+            for (const { operation } of batch) await operation.execute(tx, retry);
           })),
     );
     this.#staged = this.#staged.filter((s) => !batch.includes(s));

@@ -7,7 +7,7 @@
 import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import type { Aggregate } from "./aggregate.ts";
-import type { AppendOptions } from "./append.ts";
+import type { AppendOptions } from "./append_input.ts";
 import type { EventEnvelope } from "./envelope.ts";
 import { describeExpected, type ExpectedVersion } from "./expected.ts";
 import { type NewEvent, serializeEventData } from "./new_event.ts";

@@ -17,8 +17,8 @@ import {
   satisfies,
 } from "./aggregate_commit.ts";
 import { loadAggregate } from "./aggregate_load.ts";
-import { type AppendOptions, type AppendResult, prepareAppend, runAppend } from "./append.ts";
-import { appendInTransaction, inlineProjectionsFor } from "./append_tx.ts";
+import { type AppendOptions, type AppendResult, prepareAppend } from "./append_input.ts";
+import { appendInTransaction, inlineProjectionsFor, runAppend } from "./append.ts";
 import { sqlTagFor } from "../db/executor.ts";
 
 /**

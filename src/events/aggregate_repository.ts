@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { retryingRaces } from "./append_errors.ts";
+import { retryingRaces } from "./append_recovery.ts";
 import { notifyAppended } from "./notify.ts";
 import { instrumentAppend } from "../observability/instrument.ts";
 import { contextOf, type StoreContext } from "../_context.ts";
@@ -19,7 +19,7 @@ import {
   planCommit,
   planCommitFor,
 } from "./aggregate_plan.ts";
-import type { AppendOptions, AppendResult } from "./append.ts";
+import type { AppendOptions, AppendResult } from "./append_input.ts";
 import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
 

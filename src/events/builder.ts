@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { AppendOptions, AppendResult } from "./append.ts";
+import type { AppendOptions, AppendResult } from "./append_input.ts";
 import { assertExpected, Expected, type ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
 

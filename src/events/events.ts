@@ -9,15 +9,8 @@ import { assertUuid } from "../ids.ts";
 import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
 import type { EventEnvelope } from "./envelope.ts";
-import {
-  type AppendOptions,
-  type AppendResult,
-  prepareAppend,
-  type PreparedAppend,
-} from "./append.ts";
-import { retryingRaces } from "./append_errors.ts";
-import { appendCombined, isCombinable } from "./append_combiner.ts";
-import { appendInTransaction, appendOnPool, inlineProjectionsFor } from "./append_tx.ts";
+import { type AppendOptions, type AppendResult, prepareAppend } from "./append_input.ts";
+import { appendPlanned } from "./append.ts";
 import { AppendBuilder } from "./builder.ts";
 import { notifyAppended } from "./notify.ts";
 import {
@@ -96,22 +89,11 @@ export class Events {
   ): Promise<AppendResult> {
     const context = this.#context;
     const prepared = prepareAppend(context, streamId, expected, events, options);
-    const result = await instrumentAppend(() => this.#write(context, prepared));
+    const result = await instrumentAppend(() =>
+      appendPlanned(context, prepared, this.#advisoryLocks)
+    );
     notifyAppended(context);
     return result;
-  }
-
-  /** Runs a prepared append the way it needs: in a transaction, guessed, combined or alone. */
-  #write(context: StoreContext, prepared: PreparedAppend): Promise<AppendResult> {
-    if (this.#advisoryLocks || inlineProjectionsFor(context, prepared.types).length > 0) {
-      return retryingRaces(context, () =>
-        context.executor.transaction(
-          (tx) => appendInTransaction(tx, context, prepared, { advisoryLock: this.#advisoryLocks }),
-          { searchPath: context.schema },
-        ));
-    }
-    if (isCombinable(prepared)) return appendCombined(context, prepared);
-    return appendOnPool(context, prepared);
   }
 
   /**

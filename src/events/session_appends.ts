@@ -7,8 +7,8 @@
  */
 import type { StoreContext } from "../_context.ts";
 import type { InternalTx } from "../db/executor.ts";
-import { type AppendOptions, prepareAppend } from "./append.ts";
-import { appendInTransaction } from "./append_tx.ts";
+import { type AppendOptions, prepareAppend } from "./append_input.ts";
+import { appendInTransaction } from "./append.ts";
 import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
 import { notifyAppended } from "./notify.ts";
@@ -21,8 +21,14 @@ import { type AggregateWrite, planCommit, planCommitFor } from "./aggregate_plan
 export interface StagedEventOperation {
   /** Work done before the transaction starts (validation, loading state). */
   prepare?(): Promise<void>;
-  /** Runs the change in the transaction. */
-  execute(tx: InternalTx): Promise<void>;
+  /**
+   * Runs the change in the transaction.
+   *
+   * @param tx The session's transaction.
+   * @param retry Whether this runs again after an append lost a race (appends then take their
+   *   stream's advisory lock first).
+   */
+  execute(tx: InternalTx, retry?: boolean): Promise<void>;
   /** Called once the transaction has committed. */
   committed?(): void;
 }
@@ -47,9 +53,9 @@ export function stagedAppend(
 ): StagedEventOperation {
   const prepared = prepareAppend(context, streamId, expected, [event], defaults);
   return {
-    execute: async (tx) =>
+    execute: async (tx, retry) =>
       void await appendInTransaction(tx, context, prepared, {
-        advisoryLock: context.settings.advisoryLocks,
+        advisoryLock: context.settings.advisoryLocks || retry === true,
       }),
     committed: () => appendCommitted(context, 1),
   };

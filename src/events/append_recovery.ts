@@ -1,8 +1,13 @@
 /**
- * Why an append wrote nothing: after the statement returns no rows (or fails
- * on the idempotency key), one lookup tells a concurrency conflict from an
- * archived stream, a category mismatch or a repeated idempotency key. And
- * what to do when the statement lost a race for the stream's next version.
+ * The third step of the append pipeline (docs/internals/append.md): why an
+ * append wrote nothing, and what to do when its statement lost a race.
+ *
+ * The statement reports the version it read and the archive mark, so a wrong
+ * expected version and an archived stream need no further round trip. A
+ * repeated idempotency key, a category mismatch and a lost race (the unique
+ * index refused the version because another writer committed it after the
+ * statement read the stream) take ONE lookup. A lost race of `Expected.any`
+ * or `Expected.streamExists` is not a conflict: the work runs again.
  *
  * @module
  */
@@ -10,7 +15,7 @@ import type { Queryable } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { describeExpected } from "./expected.ts";
-import type { PreparedAppend } from "./append.ts";
+import type { PreparedAppend } from "./append_input.ts";
 
 interface DiagnosisRow {
   version: number | null;
@@ -126,13 +131,7 @@ export async function diagnoseEmptyAppend(
   const row = await lookup(db, context, prepared);
   const { streamId } = prepared;
   if (hash !== null && row?.key_stream) return conflictOfKey(prepared, hash, row);
-  if (row?.archived) {
-    return new RillflowError(
-      "STREAM_ARCHIVED",
-      `Cannot append to stream "${streamId}": it is archived`,
-      { cause, details: { streamId } },
-    );
-  }
+  if (row?.archived) return archivedStream(prepared, cause);
   if (prepared.category !== null && row?.category && row.category !== prepared.category) {
     return new RillflowError(
       "INVALID_INPUT",
@@ -144,13 +143,40 @@ export async function diagnoseEmptyAppend(
   return versionConflict(prepared, row?.version ?? 0, cause);
 }
 
+/**
+ * The error for an append to an archived stream.
+ *
+ * @param prepared The append.
+ * @param cause What revealed it, if anything.
+ * @returns `STREAM_ARCHIVED`.
+ */
+export function archivedStream(prepared: PreparedAppend, cause?: unknown): RillflowError {
+  const { streamId } = prepared;
+  return new RillflowError(
+    "STREAM_ARCHIVED",
+    `Cannot append to stream "${streamId}": it is archived`,
+    { cause, details: { streamId } },
+  );
+}
+
 /** `details.expected` of a conflict: the version number, or the kind's name. */
 function expectedDetail({ expected }: PreparedAppend): number | string {
   return expected.kind === "exact" ? expected.version : expected.kind;
 }
 
-/** The `CONCURRENCY_CONFLICT` of an append that found the stream at `actual`. */
-function versionConflict(prepared: PreparedAppend, actual: number, cause?: unknown): RillflowError {
+/**
+ * The `CONCURRENCY_CONFLICT` of an append that found the stream at `actual`.
+ *
+ * @param prepared The append.
+ * @param actual The version found.
+ * @param cause What revealed it, if anything.
+ * @returns The error, with `details.expected` and `details.actual`.
+ */
+export function versionConflict(
+  prepared: PreparedAppend,
+  actual: number,
+  cause?: unknown,
+): RillflowError {
   const { streamId, expected } = prepared;
   return new RillflowError(
     "CONCURRENCY_CONFLICT",
@@ -164,71 +190,30 @@ function versionConflict(prepared: PreparedAppend, actual: number, cause?: unkno
 /** The most attempts of a unit of work whose appends keep losing races they may retry. */
 const MAX_RACE_ATTEMPTS = 20;
 
-/** How long a stream that lost a race stays contended (its appends queue on its lock). */
-const CONTENDED_MS = 5_000;
-
-/** Streams whose appends lost a race lately, with when, per store context. */
-const contended = new WeakMap<StoreContext, Map<string, number>>();
-
 /**
- * Whether appends to a stream lost a race in this process lately. Such
- * appends first take the stream's transaction-level advisory lock, so that
- * writers of a hot stream queue (first come, first served) instead of
- * retrying against each other: only writers that have not met contention yet
- * still race, and each of them at most once before it queues too.
- *
- * @param context The store context.
- * @param streamId The stream.
- * @returns `true` within a few seconds of a lost race on the stream.
+ * An append statement that failed on the stream's `(stream_id, stream_seq)`
+ * unique index: the version it was to write exists, because another writer
+ * inserted it after this statement read the stream, or because the stream
+ * already had it (`Expected.noStream` reads nothing). Nothing of this
+ * statement was written; inside a transaction, the transaction is aborted.
+ * {@linkcode retryingRaces} turns it into a retry or a conflict; it never
+ * reaches a caller.
  */
-export function isContended(context: StoreContext, streamId: string): boolean {
-  const since = contended.get(context)?.get(streamId);
-  return since !== undefined && performance.now() - since < CONTENDED_MS;
-}
-
-function markContended(context: StoreContext, streamId: string): void {
-  let streams = contended.get(context);
-  if (!streams) contended.set(context, streams = new Map());
-  if (streams.size >= 10_000) streams.clear();
-  streams.set(streamId, performance.now());
-}
-
-/** Lost races, by the error raised for them, with the append that lost. */
-const races = new WeakMap<object, PreparedAppend>();
-
-/**
- * The error for an append statement that failed on the stream's
- * `(stream_id, stream_seq)` unique index: the version it was to write exists,
- * because another writer inserted it after this statement read the stream (a
- * lost race), or because the stream already had it (`Expected.noStream` and
- * `Expected.exact` do not read the version first). Nothing of this statement
- * was written; inside a transaction, the transaction is aborted.
- * {@linkcode retryingRaces} tells it apart.
- *
- * @param prepared The append that lost.
- * @param cause The unique violation.
- * @returns A retryable `CONCURRENCY_CONFLICT` (its `actual` is not known yet).
- */
-export function lostRace(prepared: PreparedAppend, cause: unknown): RillflowError {
-  const { streamId } = prepared;
-  const error = new RillflowError(
-    "CONCURRENCY_CONFLICT",
-    `Cannot append to stream "${streamId}": the version it was to write exists`,
-    { cause, details: { streamId, expected: expectedDetail(prepared), actual: null } },
-  );
-  races.set(error, prepared);
-  return error;
-}
-
-/**
- * Whether an error is an append's lost race ({@linkcode lostRace}): the
- * version it was to write exists.
- *
- * @param error Any thrown value.
- * @returns True for a lost race.
- */
-export function isLostRace(error: unknown): boolean {
-  return typeof error === "object" && error !== null && races.has(error);
+export class LostRace extends RillflowError {
+  /**
+   * @param prepared The append that lost.
+   * @param cause The unique violation.
+   */
+  constructor(readonly prepared: PreparedAppend, cause: unknown) {
+    super(
+      "CONCURRENCY_CONFLICT",
+      `Cannot append to stream "${prepared.streamId}": the version it was to write exists`,
+      {
+        cause,
+        details: { streamId: prepared.streamId, expected: expectedDetail(prepared), actual: null },
+      },
+    );
+  }
 }
 
 /**
@@ -237,64 +222,39 @@ export function isLostRace(error: unknown): boolean {
  * expectation does not care about (`Expected.any`, `Expected.streamExists`:
  * the stream only moved on). Any other lost race (`exact`, `noStream`) is a
  * real conflict: it is reported with the stream's version read after the
- * work ended, outside its aborted transaction.
- *
- * Each lost race means another append committed, so retrying cannot livelock,
- * and it marks the stream contended (see {@linkcode isContended}): the next
- * attempts queue on the stream's lock. After {@linkcode MAX_RACE_ATTEMPTS}
- * attempts the conflict is reported.
+ * work ended, outside its aborted transaction (one round trip). Each lost
+ * race means another append committed, so retrying cannot livelock. Every
+ * attempt after the first is told so (`retry`): the work then takes the
+ * stream's advisory lock before its statement, so writers that lost a race
+ * queue first come, first served instead of racing each other again. After
+ * {@linkcode MAX_RACE_ATTEMPTS} attempts the conflict is reported.
  *
  * @param context The store context (to read the actual version).
  * @param work The unit of work; it must be safe to run again (a rolled-back
- *   transaction, or a statement that wrote nothing).
+ *   transaction, or a statement that wrote nothing). `retry` is true after a lost race.
  * @returns What `work` returned.
  * @throws {RillflowError} `CONCURRENCY_CONFLICT` with `details.expected` and `details.actual`.
  */
-export function retryingRaces<T>(
+export async function retryingRaces<T>(
   context: StoreContext,
-  work: () => Promise<T>,
+  work: (retry: boolean) => Promise<T>,
 ): Promise<T> {
-  // The first attempt is a bare call: no async frame on the path that almost always succeeds.
-  const again = async (error: unknown): Promise<T> => {
-    for (let attempt = 1;; attempt++) {
-      const prepared = races.get(error as object);
-      if (!prepared) throw error;
-      markContended(context, prepared.streamId);
-      const kind = prepared.expected.kind;
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await work(attempt > 1);
+    } catch (error) {
+      if (!(error instanceof LostRace)) throw error;
+      const kind = error.prepared.expected.kind;
       if ((kind !== "any" && kind !== "streamExists") || attempt >= MAX_RACE_ATTEMPTS) {
-        throw await conflictAfterRace(context, prepared, error as RillflowError);
-      }
-      try {
-        return await work();
-      } catch (next) {
-        error = next;
+        throw await diagnoseEmptyAppend(
+          context.executor,
+          context,
+          error.prepared,
+          null,
+          error.cause,
+        )
+          .catch(() => error);
       }
     }
-  };
-  try {
-    return work().catch(again);
-  } catch (error) {
-    return again(error);
   }
-}
-
-/**
- * The error for a race that counts (or too many): read on the pool after the
- * work ended (its transaction, if any, is aborted). The version found, or
- * `STREAM_ARCHIVED`: statements that start a stream leave the archive check to
- * the unique index, which an archived stream's first event fills.
- */
-function conflictAfterRace(
-  context: StoreContext,
-  prepared: PreparedAppend,
-  race: RillflowError,
-): Promise<RillflowError> {
-  return diagnoseEmptyAppend(
-    context.executor,
-    context,
-    prepared,
-    null,
-    race.cause,
-  )
-    .catch(() => race);
 }
