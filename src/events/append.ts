@@ -27,6 +27,7 @@ import {
   type AppendRow,
   type AppendShape,
   type AppendValues,
+  type OneRow,
   STREAM_SEQ_CONSTRAINT,
   type StreamCheck,
 } from "./append_sql.ts";
@@ -136,23 +137,27 @@ function checkOf(prepared: PreparedAppend): StreamCheck {
 }
 
 function shapeOf(prepared: PreparedAppend, envelopes: boolean): AppendShape {
+  const keyed = prepared.idempotencyKey !== null;
+  const categorized = prepared.category !== null;
   return {
     check: checkOf(prepared),
-    keyed: prepared.idempotencyKey !== null,
-    categorized: prepared.category !== null,
+    one: prepared.count === 1 && !keyed && !categorized,
+    keyed,
+    categorized,
     envelopes,
   };
 }
 
-function valuesOf(prepared: PreparedAppend, hash: string | null): AppendValues {
+function valuesOf(prepared: PreparedAppend, shape: AppendShape, hash: string | null): AppendValues {
+  const one = shape.one;
   return {
     stream: prepared.streamId,
-    types: prepared.types,
-    datas: `[${prepared.datas.join(",")}]`,
-    versions: prepared.versions,
-    headers: `[${prepared.headers.join(",")}]`,
-    causation: prepared.causationIds,
-    correlation: prepared.correlationIds,
+    types: one ? prepared.types[0]! : prepared.types,
+    datas: one ? prepared.datas[0]! : `[${prepared.datas.join(",")}]`,
+    versions: one ? prepared.versions[0]! : prepared.versions,
+    headers: one ? prepared.headers[0]! : `[${prepared.headers.join(",")}]`,
+    causation: one ? prepared.causationIds[0]! : prepared.causationIds,
+    correlation: one ? prepared.correlationIds[0]! : prepared.correlationIds,
     category: prepared.category,
     expected: prepared.expected.kind === "exact" ? prepared.expected.version : null,
     key: prepared.idempotencyKey,
@@ -173,7 +178,7 @@ async function execute<R>(
   const shape = shapeOf(prepared, envelopes);
   const hash = shape.keyed ? await requestHash(prepared) : null;
   const statement = context.appends.statements.of(shape);
-  const values = valuesOf(prepared, hash);
+  const values = valuesOf(prepared, shape, hash);
   try {
     const rows = await db.query<R>(statement.text, statement.names.map((name) => values[name]));
     return { rows, shape, hash };
@@ -204,8 +209,13 @@ export async function runAppend(
   context: StoreContext,
   prepared: PreparedAppend,
 ): Promise<AppendResult> {
-  const { rows, shape, hash } = await execute<AppendRow>(db, context, prepared, false);
-  const row = rows[0]!;
+  const { rows, shape, hash } = await execute<AppendRow | OneRow>(db, context, prepared, false);
+  if (shape.one) {
+    const written = rows[0] as OneRow | undefined;
+    if (written) return { streamVersion: written.stream_seq, globalSeqs: [written.global_seq] };
+    throw await diagnoseEmptyAppend(db, context, prepared, hash);
+  }
+  const row = rows[0] as AppendRow;
   if (row.seqs.length > 0) {
     return { streamVersion: row.version + row.seqs.length, globalSeqs: row.seqs };
   }

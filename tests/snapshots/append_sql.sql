@@ -1,4 +1,30 @@
--- check=any keyed=false categorized=false envelopes=false
+-- check=any one=true keyed=false categorized=false envelopes=false
+-- binds: stream, types, datas, versions, headers, causation, correlation
+insert into "app"."events"
+  (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
+   tenant_id)
+select $1, (select coalesce(max(stream_seq), 0) from "app"."events" where stream_id = $1) + 1,
+       $2::text, $3::text::jsonb, $4::int, $5::text::jsonb, $6::text, $7::text, null::text
+ where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
+            coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''
+   and not exists (select 1 from "app"."streams"
+                  where stream_id = $1 and archived_at is not null)
+returning global_seq, stream_seq;
+
+-- check=any one=true keyed=false categorized=false envelopes=true
+-- binds: stream, types, datas, versions, headers, causation, correlation
+insert into "app"."events"
+  (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
+   tenant_id)
+select $1, (select coalesce(max(stream_seq), 0) from "app"."events" where stream_id = $1) + 1,
+       $2::text, $3::text::jsonb, $4::int, $5::text::jsonb, $6::text, $7::text, null::text
+ where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
+            coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''
+   and not exists (select 1 from "app"."streams"
+                  where stream_id = $1 and archived_at is not null)
+returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at;
+
+-- check=any one=false keyed=false categorized=false envelopes=false
 -- binds: stream, types, datas, versions, headers, causation, correlation
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -25,7 +51,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=any keyed=false categorized=false envelopes=true
+-- check=any one=false keyed=false categorized=false envelopes=true
 -- binds: stream, types, datas, versions, headers, causation, correlation
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -50,7 +76,7 @@ written as (
   returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=any keyed=false categorized=true envelopes=false
+-- check=any one=false keyed=false categorized=true envelopes=false
 -- binds: stream, category, types, datas, versions, headers, causation, correlation
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -83,7 +109,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=any keyed=false categorized=true envelopes=true
+-- check=any one=false keyed=false categorized=true envelopes=true
 -- binds: stream, category, types, datas, versions, headers, causation, correlation
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -114,7 +140,7 @@ written as (
   returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=any keyed=true categorized=false envelopes=false
+-- check=any one=false keyed=true categorized=false envelopes=false
 -- binds: stream, types, datas, versions, headers, causation, correlation, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -146,7 +172,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=any keyed=true categorized=false envelopes=true
+-- check=any one=false keyed=true categorized=false envelopes=true
 -- binds: stream, types, datas, versions, headers, causation, correlation, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -176,7 +202,7 @@ kept as (
     from written having count(*) > 0)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=any keyed=true categorized=true envelopes=false
+-- check=any one=false keyed=true categorized=true envelopes=false
 -- binds: stream, category, types, datas, versions, headers, causation, correlation, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -214,7 +240,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=any keyed=true categorized=true envelopes=true
+-- check=any one=false keyed=true categorized=true envelopes=true
 -- binds: stream, category, types, datas, versions, headers, causation, correlation, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -250,7 +276,29 @@ kept as (
     from written having count(*) > 0)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=create keyed=false categorized=false envelopes=false
+-- check=create one=true keyed=false categorized=false envelopes=false
+-- binds: stream, types, datas, versions, headers, causation, correlation
+insert into "app"."events"
+  (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
+   tenant_id)
+select $1, 1,
+       $2::text, $3::text::jsonb, $4::int, $5::text::jsonb, $6::text, $7::text, null::text
+ where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
+            coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''
+returning global_seq, stream_seq;
+
+-- check=create one=true keyed=false categorized=false envelopes=true
+-- binds: stream, types, datas, versions, headers, causation, correlation
+insert into "app"."events"
+  (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
+   tenant_id)
+select $1, 1,
+       $2::text, $3::text::jsonb, $4::int, $5::text::jsonb, $6::text, $7::text, null::text
+ where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
+            coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''
+returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at;
+
+-- check=create one=false keyed=false categorized=false envelopes=false
 -- binds: stream, types, datas, versions, headers, causation, correlation
 with v as (select 0 as version, false as archived where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
             coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''),
@@ -272,7 +320,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=create keyed=false categorized=false envelopes=true
+-- check=create one=false keyed=false categorized=false envelopes=true
 -- binds: stream, types, datas, versions, headers, causation, correlation
 with v as (select 0 as version, false as archived where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
             coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''),
@@ -292,7 +340,7 @@ written as (
   returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=create keyed=false categorized=true envelopes=false
+-- check=create one=false keyed=false categorized=true envelopes=false
 -- binds: stream, category, types, datas, versions, headers, causation, correlation
 with v as (select 0 as version, false as archived where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
             coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''),
@@ -320,7 +368,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=create keyed=false categorized=true envelopes=true
+-- check=create one=false keyed=false categorized=true envelopes=true
 -- binds: stream, category, types, datas, versions, headers, causation, correlation
 with v as (select 0 as version, false as archived where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
             coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''),
@@ -346,7 +394,7 @@ written as (
   returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=create keyed=true categorized=false envelopes=false
+-- check=create one=false keyed=true categorized=false envelopes=false
 -- binds: stream, types, datas, versions, headers, causation, correlation, key, hash
 with v as (select 0 as version, false as archived where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
             coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''),
@@ -373,7 +421,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=create keyed=true categorized=false envelopes=true
+-- check=create one=false keyed=true categorized=false envelopes=true
 -- binds: stream, types, datas, versions, headers, causation, correlation, key, hash
 with v as (select 0 as version, false as archived where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
             coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''),
@@ -398,7 +446,7 @@ kept as (
     from written having count(*) > 0)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=create keyed=true categorized=true envelopes=false
+-- check=create one=false keyed=true categorized=true envelopes=false
 -- binds: stream, category, types, datas, versions, headers, causation, correlation, key, hash
 with v as (select 0 as version, false as archived where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
             coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''),
@@ -431,7 +479,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=create keyed=true categorized=true envelopes=true
+-- check=create one=false keyed=true categorized=true envelopes=true
 -- binds: stream, category, types, datas, versions, headers, causation, correlation, key, hash
 with v as (select 0 as version, false as archived where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
             coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''),
@@ -462,7 +510,35 @@ kept as (
     from written having count(*) > 0)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=exact keyed=false categorized=false envelopes=false
+-- check=exact one=true keyed=false categorized=false envelopes=false
+-- binds: stream, expected, types, datas, versions, headers, causation, correlation
+insert into "app"."events"
+  (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
+   tenant_id)
+select $1, $2::int + 1,
+       $3::text, $4::text::jsonb, $5::int, $6::text::jsonb, $7::text, $8::text, null::text
+ where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
+            coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''
+   and exists (select 1 from "app"."events" where stream_id = $1 and stream_seq = $2::int)
+   and not exists (select 1 from "app"."streams"
+                  where stream_id = $1 and archived_at is not null)
+returning global_seq, stream_seq;
+
+-- check=exact one=true keyed=false categorized=false envelopes=true
+-- binds: stream, expected, types, datas, versions, headers, causation, correlation
+insert into "app"."events"
+  (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
+   tenant_id)
+select $1, $2::int + 1,
+       $3::text, $4::text::jsonb, $5::int, $6::text::jsonb, $7::text, $8::text, null::text
+ where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
+            coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''
+   and exists (select 1 from "app"."events" where stream_id = $1 and stream_seq = $2::int)
+   and not exists (select 1 from "app"."streams"
+                  where stream_id = $1 and archived_at is not null)
+returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at;
+
+-- check=exact one=false keyed=false categorized=false envelopes=false
 -- binds: stream, types, datas, versions, headers, causation, correlation, expected
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -489,7 +565,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=exact keyed=false categorized=false envelopes=true
+-- check=exact one=false keyed=false categorized=false envelopes=true
 -- binds: stream, types, datas, versions, headers, causation, correlation, expected
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -514,7 +590,7 @@ written as (
   returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=exact keyed=false categorized=true envelopes=false
+-- check=exact one=false keyed=false categorized=true envelopes=false
 -- binds: stream, category, types, datas, versions, headers, causation, correlation, expected
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -547,7 +623,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=exact keyed=false categorized=true envelopes=true
+-- check=exact one=false keyed=false categorized=true envelopes=true
 -- binds: stream, category, types, datas, versions, headers, causation, correlation, expected
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -578,7 +654,7 @@ written as (
   returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=exact keyed=true categorized=false envelopes=false
+-- check=exact one=false keyed=true categorized=false envelopes=false
 -- binds: stream, types, datas, versions, headers, causation, correlation, expected, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -610,7 +686,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=exact keyed=true categorized=false envelopes=true
+-- check=exact one=false keyed=true categorized=false envelopes=true
 -- binds: stream, types, datas, versions, headers, causation, correlation, expected, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -640,7 +716,7 @@ kept as (
     from written having count(*) > 0)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=exact keyed=true categorized=true envelopes=false
+-- check=exact one=false keyed=true categorized=true envelopes=false
 -- binds: stream, category, types, datas, versions, headers, causation, correlation, expected, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -678,7 +754,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=exact keyed=true categorized=true envelopes=true
+-- check=exact one=false keyed=true categorized=true envelopes=true
 -- binds: stream, category, types, datas, versions, headers, causation, correlation, expected, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -714,7 +790,35 @@ kept as (
     from written having count(*) > 0)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=exists keyed=false categorized=false envelopes=false
+-- check=exists one=true keyed=false categorized=false envelopes=false
+-- binds: stream, types, datas, versions, headers, causation, correlation
+insert into "app"."events"
+  (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
+   tenant_id)
+select $1, (select max(stream_seq) from "app"."events" where stream_id = $1) + 1,
+       $2::text, $3::text::jsonb, $4::int, $5::text::jsonb, $6::text, $7::text, null::text
+ where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
+            coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''
+   and exists (select 1 from "app"."events" where stream_id = $1)
+   and not exists (select 1 from "app"."streams"
+                  where stream_id = $1 and archived_at is not null)
+returning global_seq, stream_seq;
+
+-- check=exists one=true keyed=false categorized=false envelopes=true
+-- binds: stream, types, datas, versions, headers, causation, correlation
+insert into "app"."events"
+  (stream_id, stream_seq, type, data, event_version, headers, causation_id, correlation_id,
+   tenant_id)
+select $1, (select max(stream_seq) from "app"."events" where stream_id = $1) + 1,
+       $2::text, $3::text::jsonb, $4::int, $5::text::jsonb, $6::text, $7::text, null::text
+ where pg_advisory_xact_lock_shared(9978::bigint * 281474976710656 +
+            coalesce(pg_sequence_last_value('"app"."events_global_seq"'::regclass), 0))::text = ''
+   and exists (select 1 from "app"."events" where stream_id = $1)
+   and not exists (select 1 from "app"."streams"
+                  where stream_id = $1 and archived_at is not null)
+returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at;
+
+-- check=exists one=false keyed=false categorized=false envelopes=false
 -- binds: stream, types, datas, versions, headers, causation, correlation
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -741,7 +845,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=exists keyed=false categorized=false envelopes=true
+-- check=exists one=false keyed=false categorized=false envelopes=true
 -- binds: stream, types, datas, versions, headers, causation, correlation
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -766,7 +870,7 @@ written as (
   returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=exists keyed=false categorized=true envelopes=false
+-- check=exists one=false keyed=false categorized=true envelopes=false
 -- binds: stream, category, types, datas, versions, headers, causation, correlation
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -799,7 +903,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=exists keyed=false categorized=true envelopes=true
+-- check=exists one=false keyed=false categorized=true envelopes=true
 -- binds: stream, category, types, datas, versions, headers, causation, correlation
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -830,7 +934,7 @@ written as (
   returning global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=exists keyed=true categorized=false envelopes=false
+-- check=exists one=false keyed=true categorized=false envelopes=false
 -- binds: stream, types, datas, versions, headers, causation, correlation, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -862,7 +966,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=exists keyed=true categorized=false envelopes=true
+-- check=exists one=false keyed=true categorized=false envelopes=true
 -- binds: stream, types, datas, versions, headers, causation, correlation, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -892,7 +996,7 @@ kept as (
     from written having count(*) > 0)
 select global_seq, stream_id, stream_seq, type, data, headers, causation_id, correlation_id, event_version, tenant_id, user_id, created_at from written order by global_seq;
 
--- check=exists keyed=true categorized=true envelopes=false
+-- check=exists one=false keyed=true categorized=true envelopes=false
 -- binds: stream, category, types, datas, versions, headers, causation, correlation, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
@@ -930,7 +1034,7 @@ select v.version, v.archived,
        array(select global_seq from written order by stream_seq) as seqs
   from v;
 
--- check=exists keyed=true categorized=true envelopes=true
+-- check=exists one=false keyed=true categorized=true envelopes=true
 -- binds: stream, category, types, datas, versions, headers, causation, correlation, key, hash
 with v as (
   select (select coalesce(max(stream_seq), 0) from "app"."events"
