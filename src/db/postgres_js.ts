@@ -18,6 +18,7 @@ import { normalizeParams, sqlTagFor } from "./executor.ts";
 import { mapDatabaseError } from "./_pg_errors.ts";
 import { type ListenTarget, listenWithReconnect } from "./postgres_listener.ts";
 import { RillflowError } from "../errors.ts";
+import { noDelaySocket } from "./postgres_socket.ts";
 
 type Sql = postgres.Sql;
 // deno-lint-ignore no-explicit-any
@@ -274,6 +275,8 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
   const driverOptions = {
     connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
     onnotice: () => {},
+    // Parsed by postgres.js though missing from its types (see postgres_socket.ts).
+    socket: noDelaySocket(timeoutMs),
     types: {
       // int8 (counts, positions) as JS numbers: positions stay below 2^53.
       bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: Number },
@@ -286,7 +289,10 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
       },
     },
   };
-  const sql = postgres(url, { ...driverOptions, max: maxConnections });
+  const sql = postgres(url, {
+    ...driverOptions,
+    max: maxConnections,
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {

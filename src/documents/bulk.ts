@@ -143,10 +143,6 @@ export async function insertDocuments(
   return rows.ids.length;
 }
 
-// TODO(#16): documents.ts imports insertDocuments, then this old name goes.
-/** @deprecated The old name of {@linkcode insertDocuments}. */
-export const copyDocuments = insertDocuments;
-
 /**
  * Inserts or replaces documents in one transaction; a soft-deleted id fails the whole batch.
  *
