@@ -9,6 +9,7 @@ export class TcpProxy {
   #listener: Deno.Listener | null = null;
   readonly #connections = new Set<Deno.Conn>();
   #port = 0;
+  #hangingUp = false;
 
   private constructor(readonly target: { hostname: string; port: number }) {}
 
@@ -43,8 +44,24 @@ export class TcpProxy {
     this.#connections.clear();
   }
 
-  /** Accepts connections again, on the same port. */
+  /**
+   * Closes every connection, then accepts new ones only to close them at once
+   * (a balancer in front of a server that went away).
+   */
+  hangUp(): void {
+    this.#hangingUp = true;
+    for (const conn of this.#connections) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+    this.#connections.clear();
+  }
+
+  /** Accepts connections again, on the same port (and serves them again after `hangUp`). */
   restore(): Promise<void> {
+    this.#hangingUp = false;
+    if (this.#listener) return Promise.resolve();
     const listener = Deno.listen({ hostname: "127.0.0.1", port: this.#port });
     this.#port = (listener.addr as Deno.NetAddr).port;
     this.#listener = listener;
@@ -58,6 +75,11 @@ export class TcpProxy {
 
   async #pipe(client: Deno.Conn): Promise<void> {
     this.#connections.add(client);
+    if (this.#hangingUp) {
+      this.#connections.delete(client);
+      client.close();
+      return;
+    }
     let server: Deno.Conn;
     try {
       server = await Deno.connect(this.target);

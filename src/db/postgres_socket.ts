@@ -8,7 +8,10 @@
  * the server's delayed ACK, ≈ 40 ms each: a 10-row COPY in a transaction took
  * 88 ms, and takes 1.5 ms with Nagle off (docs/documents.md). postgres.js's
  * own connect timeout does not fire for an unreachable host under Deno, so
- * ours does.
+ * ours does. And with sockets it did not open itself, postgres.js fails the
+ * waiting statement when the server hangs up during startup, where it
+ * otherwise reconnected without end and the statement never settled (a
+ * balancer in front of a server that went away; tests/connect_failures_test.ts).
  *
  * @module
  */

@@ -63,12 +63,13 @@ export class Events {
    * same expectation cannot both win). With inline projections for these event
    * types, or advisory locks, the append runs in a transaction with them.
    *
-   * SQL (`Expected.exact`, one event): `with v as (select coalesce(max(stream_seq), 0) as
-   * version from events where stream_id = $1 and <watermark lock>) insert into events …
-   * select $1, v.version + 1, … from v where v.version = $n and <not archived> returning
-   * global_seq, stream_seq` (batches return one row: first and last position). A writer that
-   * read the same version fails on the `(stream_id, stream_seq)` unique index; for
-   * `Expected.any` and `Expected.streamExists` the append is then run again.
+   * SQL (`Expected.exact(n)`, one event): `insert into events … select $1, $n + 1, …
+   * where <watermark lock> and exists (<version n>) and not exists (<archive mark>) returning
+   * global_seq, stream_seq`; batches, keys and categories use one CTE template
+   * (docs/internals/append.md). A writer that read the same version fails on the
+   * `(stream_id, stream_seq)` unique index; for `Expected.any` and `Expected.streamExists` the
+   * append then runs again, taking the stream's advisory lock first. Concurrent `Expected.any`
+   * appends of this store to one stream go together in one statement.
    *
    * @param streamId The stream (a UUID).
    * @param expected What the stream's version must be.
