@@ -36,12 +36,7 @@ export class TcpProxy {
   cut(): void {
     this.#listener?.close();
     this.#listener = null;
-    for (const conn of this.#connections) {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    }
-    this.#connections.clear();
+    this.#closeAll();
   }
 
   /**
@@ -50,6 +45,10 @@ export class TcpProxy {
    */
   hangUp(): void {
     this.#hangingUp = true;
+    this.#closeAll();
+  }
+
+  #closeAll(): void {
     for (const conn of this.#connections) {
       try {
         conn.close();

@@ -1,7 +1,7 @@
 /**
  * Pins the SQL text of every append statement variant (docs/internals/append.md):
  * a change to a statement shows in review as a change to
- * `tests/snapshots/append_sql.sql`. After an intended change, rewrite the snapshot with
+ * `tests/snapshots/append_sql.snap`. After an intended change, rewrite the snapshot with
  * `UPDATE_SNAPSHOTS=1 deno test -A tests/append_sql_test.ts` and read the diff.
  * (ordering_test.ts runs every variant against PostgreSQL.)
  */
@@ -10,7 +10,7 @@ import { StoreContext, type StoreSettings } from "../src/_context.ts";
 import type { Executor } from "../src/db/executor.ts";
 import { APPEND_SHAPES, buildAppendSql } from "../src/events/append_sql.ts";
 
-const SNAPSHOT = new URL("./snapshots/append_sql.sql", import.meta.url);
+const SNAPSHOT = new URL("./snapshots/append_sql.snap", import.meta.url);
 
 function rendered(tenant: string | null): string {
   // Building a statement reads only the schema, the tenant and table names.
