@@ -2,11 +2,12 @@
  * The third step of the append pipeline (docs/internals/append.md): why an
  * append wrote nothing, and what to do when its statement lost a race.
  *
- * The statement reports the version it read and the archive mark, so a wrong
- * expected version and an archived stream need no further round trip. A
- * repeated idempotency key, a category mismatch and a lost race (the unique
- * index refused the version because another writer committed it after the
- * statement read the stream) take ONE lookup. A lost race of `Expected.any`
+ * The batch template reports the version it read and the archive mark, so
+ * there a wrong expected version and an archived stream need no further round
+ * trip. Everything else (a one-event statement that wrote nothing, a repeated
+ * idempotency key, a category mismatch, a lost race: the unique index refused
+ * the version because another writer committed it after the statement read the
+ * stream) takes ONE lookup. A lost race of `Expected.any`
  * or `Expected.streamExists` is not a conflict: the work runs again.
  *
  * @module
