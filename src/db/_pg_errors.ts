@@ -40,6 +40,41 @@ function isConnectionState(state: string): boolean {
 }
 
 /**
+ * The relations Rillflow's migrations create (`sql/*.sql`; a test keeps the
+ * list in step): a statement that finds one of them, or a `rillflow_*`
+ * function, missing ran on a schema that was never migrated.
+ */
+export const RILLFLOW_RELATIONS: ReadonlySet<string> = new Set([
+  "aggregate_streams",
+  "events",
+  "events_global_seq",
+  "idempotency_keys",
+  "projection_dead_letters",
+  "projections",
+  "rillflow_collections",
+  "rillflow_duplicated_fields",
+  "rillflow_migrations",
+  "snapshots",
+  "stream_aliases",
+  "streams",
+  "subscription_acks",
+  "subscription_dead_letters",
+  "subscription_groups",
+  "subscription_leases",
+  "subscription_members",
+  "subscription_partitions",
+  "subscription_retries",
+  "subscriptions",
+]);
+
+/** Whether a 42P01/42883 message names an object Rillflow's migrations create. */
+function namesRillflowObject(text: string): boolean {
+  const relation = /relation "(?:[^"]*\.)?([a-z0-9_]+)" does not exist/.exec(text)?.[1];
+  if (relation !== undefined) return RILLFLOW_RELATIONS.has(relation);
+  return /function (?:[a-z0-9_"]+\.)?"?rillflow_[a-z0-9_]+"?\(/.test(text);
+}
+
+/**
  * Converts anything a driver throws into a {@linkcode RillflowError}.
  *
  * `details.sqlState`, `details.constraint` and `details.table` let callers
@@ -65,6 +100,15 @@ export function mapDatabaseError(error: unknown): RillflowError {
       cause: error,
       details,
     });
+  }
+  if ((state === "42P01" || state === "42883") && namesRillflowObject(text)) {
+    return new RillflowError(
+      "DATABASE_ERROR",
+      `Rillflow's tables are missing (${text}): this schema was never migrated. ` +
+        "Apply the migrations with `rillflow schema-sync` (or `store.schema.sync()`), " +
+        "or connect with `autoMigrate: true`",
+      { cause: error, details: { ...details, hint: "schema-sync" }, retryable: false },
+    );
   }
   switch (state) {
     case "40001":

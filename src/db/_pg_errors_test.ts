@@ -40,3 +40,24 @@ Deno.test("typed errors pass through; caller bugs are rethrown as they are", () 
   assert.throws(() => mapDatabaseError(new TypeError("bug")), TypeError);
   assert.equal(mapDatabaseError("weird").code, "DATABASE_ERROR");
 });
+
+Deno.test("a missing Rillflow relation or function names the migration; a user's own does not", () => {
+  const missing = (code: string, message: string) =>
+    mapDatabaseError(driverError({ code, message }));
+  for (
+    const [code, message] of [
+      ["42P01", 'relation "app.events" does not exist'],
+      ["42P01", 'relation "subscription_members" does not exist'],
+      ["42883", "function public.rillflow_ensure_collection(unknown) does not exist"],
+    ]
+  ) {
+    const error = missing(code!, message!);
+    assert.equal(error.code, "DATABASE_ERROR");
+    assert.equal(error.details.hint, "schema-sync");
+    assert.match(error.message, /rillflow schema-sync/);
+    assert.equal(error.retryable, false);
+  }
+  const own = missing("42P01", 'relation "order_totals" does not exist');
+  assert.equal(own.details.hint, undefined);
+  assert.match(own.message, /^Database error 42P01/);
+});
