@@ -15,7 +15,7 @@ import {
   Store,
 } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { parseBind } from "../src/observability/health_server.ts";
+import { parseBind, serveHealth } from "../src/observability/health_server.ts";
 
 const counter: Projection = {
   async setup(tx) {
@@ -239,5 +239,20 @@ Deno.test("bind addresses parse as host:port", () => {
   assertEquals(parseBind(":0"), { hostname: "0.0.0.0", port: 0 });
   for (const bad of ["8080", "host:", "host:70000", "a b:1"]) {
     assertThrows(() => parseBind(bad), TypeError, "host:port");
+  }
+});
+
+Deno.test("a health address already in use is named, and nothing is served", () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  try {
+    const error = assertThrows(
+      () => serveHealth(() => Promise.resolve(new Response("ok")), { hostname: "127.0.0.1", port }),
+      Deno.errors.AddrInUse,
+    );
+    assert(error.message.includes(`127.0.0.1:${port}`), error.message);
+    assert(error.message.includes("--health-bind"), error.message);
+  } finally {
+    taken.close();
   }
 });

@@ -204,22 +204,37 @@ export function healthHandler(
 }
 
 /**
- * Serves a handler with `Deno.serve` until `signal` aborts.
+ * Serves a handler with `Deno.serve` until `signal` aborts. It binds at once,
+ * so a daemon that serves health starts no work when it cannot.
  *
  * @param handler The handler.
  * @param options Where to listen, and the stop signal.
  * @returns The server (`finished` resolves after shutdown).
+ * @throws {Deno.errors.AddrInUse} Naming the address, when something else listens there.
  */
 export function serveHealth(
   handler: (request: Request) => Promise<Response>,
   options: HealthServeOptions & { signal?: AbortSignal },
 ): Deno.HttpServer {
-  return Deno.serve({
-    hostname: options.hostname ?? "0.0.0.0",
-    port: options.port,
-    signal: options.signal,
-    onListen: (address) => options.onListen?.({ hostname: address.hostname, port: address.port }),
-  }, handler);
+  const hostname = options.hostname ?? "0.0.0.0";
+  try {
+    return Deno.serve({
+      hostname,
+      port: options.port,
+      signal: options.signal,
+      onListen: (address) => options.onListen?.({ hostname: address.hostname, port: address.port }),
+    }, handler);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    const address = hostname.includes(":")
+      ? `[${hostname}]:${options.port}`
+      : `${hostname}:${options.port}`;
+    throw new Deno.errors.AddrInUse(
+      `Cannot serve health and metrics on ${address}: something else already listens there ` +
+        "(choose another --health-bind)",
+      { cause: error },
+    );
+  }
 }
 
 /**

@@ -202,13 +202,14 @@ export class ProjectionDaemon {
    */
   async run(options: RunOptions): Promise<void> {
     if (this.#running) throw new TypeError("This projection daemon is already running");
-    this.#running = true;
+    // Bound before any work: a taken address stops the daemon before it takes a lease.
     const server = options.health
       ? serveHealth(createHealthHandler(this.#context, { daemon: this }), {
         ...options.health,
         signal: options.signal,
       })
       : null;
+    this.#running = true;
     try {
       await runLoop(
         {
