@@ -3,7 +3,8 @@ import { freshSchema, testServer } from "./_backends.ts";
 import { event, Expected, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { main } from "../src/cli/main.ts";
-import { assertExamplePrints } from "./_cli.ts";
+import { assertExamplePrints, runCliProcess } from "./_cli.ts";
+import { TcpProxy } from "./_tcp_proxy.ts";
 
 const CONFIG = "tests/fixtures/projections.config.ts";
 
@@ -203,4 +204,42 @@ Deno.test("examples/projection_run_once.ts applies and prints the read models", 
     out.includes('customer_activity grace: { placed: 1, shipped: 0, lastOrderId: "o-2" }'),
     out,
   );
+});
+
+testServer("run-loop --wait-for-db waits for a database that does not answer yet", async (url) => {
+  const proxy = await TcpProxy.start(url);
+  await withSchema(url, async (_store, direct) => {
+    proxy.hangUp();
+    const db = direct.map((arg) => arg === url ? proxy.url(url) : arg);
+    const args = [...db, "--config", CONFIG, "projections", "run-loop", "--use-notify", "false"];
+    // Without the flag: a connection error at once (exit 3).
+    const refused = await runCliProcess(args);
+    assertEquals(refused.code, 3, refused.stderr);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "cli.ts", ...args, "--wait-for-db", "30"],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const readUntil = async (pattern: RegExp) => {
+      while (!pattern.test(seen)) {
+        const { value, done } = await stderr.read();
+        if (done) throw new Error(`run-loop exited early: ${seen}`);
+        seen += value;
+      }
+    };
+    try {
+      await readUntil(/Waiting up to 30 s for the database/);
+      await proxy.restore();
+      await readUntil(/Running 1 projection/);
+      child.kill("SIGTERM");
+      assertEquals((await child.status).code, 0, seen);
+    } finally {
+      stderr.releaseLock();
+      await child.stderr.cancel().catch(() => {});
+      await child.stdout.cancel().catch(() => {});
+      proxy.close();
+    }
+  });
 });

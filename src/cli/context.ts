@@ -48,6 +48,12 @@ export class CliContext {
   /** The exit code actions may raise to `domain` (1) without throwing. */
   exitCode: number = EXIT.ok;
 
+  /**
+   * How long the next connects keep retrying a database that does not answer
+   * (`run-loop --wait-for-db`); 0: fail at once.
+   */
+  waitForDbMs = 0;
+
   /** @param io Where to write and read the environment. */
   constructor(readonly io: CliIo) {}
 
@@ -118,7 +124,7 @@ export class CliContext {
         "Pass either --tenant or --schema, not both: a tenant's schema is tenant_<name>",
       );
     }
-    const store = await Store.connect(url, {
+    const store = await this.#connect(url, {
       schema,
       autoMigrate: false,
       tenancy: tenant === undefined ? tenancy : { strategy: "schema-per-tenant" },
@@ -128,6 +134,26 @@ export class CliContext {
       return await work(tenant === undefined ? store : await tenantView(store, tenant));
     } finally {
       await store.close();
+    }
+  }
+
+  /** Connects; with {@linkcode waitForDbMs}, retries a database that does not answer until then. */
+  async #connect(url: string, options: StoreOptions): Promise<Store> {
+    const deadline = performance.now() + this.waitForDbMs;
+    for (let told = false;;) {
+      try {
+        return await Store.connect(url, options);
+      } catch (error) {
+        const left = deadline - performance.now();
+        if (!(error instanceof RillflowError) || !error.retryable || left <= 0) throw error;
+        if (!told) {
+          this.io.err(
+            `Waiting up to ${Math.ceil(left / 1000)} s for the database: ${error.message}\n`,
+          );
+          told = true;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, left)));
+      }
     }
   }
 }

@@ -24,6 +24,7 @@ interface RunLoopFlags extends RunFlags {
   healthBind?: string;
   allTenants?: boolean;
   discoverIntervalMs: string;
+  waitForDb: string;
 }
 
 /** Runs `work` with a signal that aborts on SIGINT or SIGTERM. */
@@ -109,6 +110,11 @@ export function registerRunLoop(group: Command, cli: CliContext): void {
         "run the projections of every tenant (schema-per-tenant), picking up new tenants",
       )
       .option(
+        "--wait-for-db <seconds>",
+        "keep retrying a database that does not answer at start this long (0: fail at once)",
+        "0",
+      )
+      .option(
         "--discover-interval-ms <ms>",
         "with --all-tenants: how often to look for new or dropped tenants",
         "5000",
@@ -117,6 +123,7 @@ export function registerRunLoop(group: Command, cli: CliContext): void {
     if (flags.useNotify !== "true" && flags.useNotify !== "false") {
       throw new UsageError(`--use-notify must be true or false, got "${flags.useNotify}"`);
     }
+    cli.waitForDbMs = integerFlag(flags.waitForDb, "--wait-for-db", 0)! * 1000;
     if (flags.allTenants) await runEveryTenant(cli, command, flags);
     else await runOneSchema(cli, command, flags);
   });
