@@ -15,6 +15,7 @@ import type {
 import { normalizeParams, sqlTagFor } from "./executor.ts";
 import { mapDatabaseError } from "./_pg_errors.ts";
 import { RillflowError } from "../errors.ts";
+import { type DirectoryLock, lockDataDirectory } from "./pglite_lock.ts";
 
 type Runner = Pick<PGlite, "query" | "exec">;
 
@@ -66,7 +67,11 @@ class PgliteExecutor implements Executor {
   readonly kind = "pglite" as const;
   readonly maxConnections = 1;
   readonly query: Executor["query"];
-  constructor(readonly db: PGlite, readonly description: string) {
+  constructor(
+    readonly db: PGlite,
+    readonly description: string,
+    readonly lock: DirectoryLock | null,
+  ) {
     this.query = queryOn(db);
   }
 
@@ -102,8 +107,12 @@ class PgliteExecutor implements Executor {
     return Promise.resolve({ query: this.query, release: () => Promise.resolve() });
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    try {
+      await this.db.close();
+    } finally {
+      this.lock?.release();
+    }
   }
 }
 
@@ -112,22 +121,29 @@ class PgliteExecutor implements Executor {
  *
  * @param url The PGlite URL.
  * @returns A ready executor.
- * @throws {RillflowError} `CONNECTION_ERROR` when the database cannot be opened.
+ * @throws {RillflowError} `CONNECTION_ERROR` when the database cannot be opened, or another
+ *   opener (this process or another) holds the directory.
  */
 export async function openPglite(url: string): Promise<Executor> {
   const rest = url.slice("pglite:".length);
   const dataDir = rest === "//memory" || rest === "memory" || rest === ""
     ? undefined
     : rest.replace(/^\/\/(?=\/)/, "");
+  let lock: DirectoryLock | null = null;
   try {
-    if (dataDir) await Deno.mkdir(dataDir, { recursive: true });
+    if (dataDir) {
+      await Deno.mkdir(dataDir, { recursive: true });
+      lock = await lockDataDirectory(dataDir);
+    }
     const db = new PGlite(dataDir, {
       parsers: { [types.INT8]: (x: string) => Number(x) },
       serializers: { [types.INT8]: (x: unknown) => String(x) },
     });
     await db.waitReady;
-    return new PgliteExecutor(db, dataDir ? `pglite:${dataDir}` : "pglite://memory");
+    return new PgliteExecutor(db, dataDir ? `pglite:${dataDir}` : "pglite://memory", lock);
   } catch (error) {
+    lock?.release();
+    if (error instanceof RillflowError) throw error;
     throw new RillflowError(
       "CONNECTION_ERROR",
       `Cannot open embedded database ${dataDir ?? "in memory"}: ${
