@@ -91,16 +91,25 @@ export class AppendEngine {
   queued(prepared: PreparedAppend): Promise<AppendResult> {
     const { promise, resolve, reject } = Promise.withResolvers<AppendResult>();
     const waiting = { prepared, resolve, reject };
-    const queue = this.#queues.get(prepared.streamId);
+    const { streamId } = prepared;
+    const queue = this.#queues.get(streamId);
     if (queue) {
       queue.push(waiting);
     } else {
-      this.#queues.set(prepared.streamId, [waiting]);
-      // Settles every waiting append and never rejects (see #runGroup): owned by the callers'
-      // own promises.
-      void this.#drain(prepared.streamId);
+      const started = [waiting];
+      this.#queues.set(streamId, started);
+      // #drain settles every waiting append and never rejects (see #runGroup): it is owned by the
+      // callers' own promises. Were that ever broken, the appends still waiting fail with its
+      // error instead of waiting forever behind a queue nobody drains.
+      this.#drain(streamId).catch((error: unknown) => this.#abandon(streamId, started, error));
     }
     return promise;
+  }
+
+  /** Fails the appends still waiting in a queue whose drain failed, and removes the queue. */
+  #abandon(streamId: string, queue: Waiting[], error: unknown): void {
+    if (this.#queues.get(streamId) === queue) this.#queues.delete(streamId);
+    for (const waiting of queue.splice(0)) waiting.reject(error);
   }
 
   async #drain(streamId: string): Promise<void> {
