@@ -103,16 +103,19 @@ export async function listenWithReconnect(
     client = null;
     stale?.end({ timeout: 0 }).catch(() => {});
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(async () => {
+    retryTimer = setTimeout(() => {
       if (stopped) return;
-      try {
-        await open();
-        retryMs = RETRY_MIN_MS;
-        if (!stopped) onReconnect?.();
-      } catch {
-        retryMs = Math.min(RETRY_MAX_MS, retryMs * 2);
-        if (!stopped) scheduleReopen();
-      }
+      // A failed attempt, or an onReconnect that throws, is retried later; the last handler
+      // cannot throw, so nothing is left to reject.
+      open()
+        .then(() => {
+          retryMs = RETRY_MIN_MS;
+          if (!stopped) onReconnect?.();
+        })
+        .catch(() => {
+          retryMs = Math.min(RETRY_MAX_MS, retryMs * 2);
+          if (!stopped) scheduleReopen();
+        });
     }, retryMs);
   };
 
