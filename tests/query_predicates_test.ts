@@ -116,6 +116,9 @@ testBoth("in, contains, exists, regex and iregex", async (store) => {
   assertEquals(await names(people, Predicate.in("age", [])), []);
   assertEquals(await names(people, Predicate.contains("tags", ["code"])), ["ada", "bob"]);
   assertEquals(await names(people, Predicate.contains("tags", ["code", "math"])), ["ada"]);
+  // A scalar: held by an array, or equal to a scalar field (found by the query fuzzer).
+  assertEquals(await names(people, Predicate.contains("tags", "code")), ["ada", "bob"]);
+  assertEquals(await names(people, Predicate.contains("name", "ada")), ["ada"]);
   assertEquals(await names(people, Predicate.contains("address", { zip: 20 })), ["bob"]);
   assertEquals(await names(people, Predicate.contains("items", [{ sku: "a" }])), ["ada"]);
   assertEquals(await names(people, Predicate.contains("items[0]", { qty: 5 })), ["bob"]);

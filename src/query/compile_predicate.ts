@@ -164,6 +164,15 @@ function compileContains(path: JsonPath, value: unknown, info: CollectionInfo): 
   }
   const atPath = sql`${jsonAt(path)} @> ${jsonParam(value)}::jsonb`;
   if (!isKeyPath(path)) return atPath;
+  if (value === null || typeof value !== "object") {
+    // At the top of the compared value PostgreSQL lets an array hold a scalar (`["a"] @> "a"`);
+    // nested in the whole document it does not (`{"p":["a"]} @> {"p":"a"}` is false). So a scalar
+    // is asked for both ways, each served by the collection's GIN index: together they are
+    // exactly `doc #> path @> value` (the differential query fuzzer found the difference).
+    return sql`(d.doc @> ${jsonParam(nestUnder(path, value))}::jsonb or d.doc @> ${
+      jsonParam(nestUnder(path, [value]))
+    }::jsonb)`;
+  }
   // The whole-document form uses the collection's GIN index, the path form a
   // GIN index on (doc #> path) as the index advisor suggests.
   return sql`(d.doc @> ${jsonParam(nestUnder(path, value))}::jsonb and ${atPath})`;

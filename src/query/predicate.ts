@@ -180,8 +180,9 @@ export class Predicate {
 
   /**
    * The field contains `value` as JSON containment: an array holds the given
-   * elements, an object holds the given keys and values, a scalar equals it.
-   * SQL: `(d.doc @> $1::jsonb and d.doc #> $2::text[] @> $3::jsonb)` (GIN index).
+   * elements (or the given scalar), an object holds the given keys and values, a
+   * scalar equals it. SQL: `(d.doc @> $1::jsonb and d.doc #> $2::text[] @> $3::jsonb)`;
+   * for a scalar `(d.doc @> $1::jsonb or d.doc @> $2::jsonb)` (GIN index).
    *
    * @param path A dotted path.
    * @param value A JSON value.
