@@ -243,3 +243,67 @@ testServer("run-loop --wait-for-db waits for a database that does not answer yet
     }
   });
 });
+
+testServer(
+  "run-loop logs an outage once and its recovery once, as JSON lines",
+  async (url) => {
+    const proxy = await TcpProxy.start(url);
+    await withSchema(url, async (_store, direct) => {
+      const db = direct.map((arg) => arg === url ? proxy.url(url) : arg);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "cli.ts",
+          ...db,
+          "--config",
+          CONFIG,
+          "projections",
+          "run-loop",
+          "--use-notify",
+          "false",
+          "--poll-interval-ms",
+          "50",
+          "--log-format",
+          "json",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      const readUntil = async (pattern: RegExp) => {
+        while (!pattern.test(seen)) {
+          const { value, done } = await stderr.read();
+          if (done) throw new Error(`run-loop exited early: ${seen}`);
+          seen += value;
+        }
+      };
+      try {
+        await readUntil(/Running 1 projection/);
+        proxy.hangUp();
+        await readUntil(/unreachable/);
+        // Dozens of polls fail while the database is away; none of them adds a line.
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        await proxy.restore();
+        await readUntil(/Recovered/);
+        child.kill("SIGTERM");
+        assertEquals((await child.status).code, 0);
+        const lines = seen.trim().split("\n").map((line) => JSON.parse(line));
+        for (const line of lines) {
+          assert(!Number.isNaN(Date.parse(line.time)), JSON.stringify(line));
+          assert(["info", "warn", "error"].includes(line.level), JSON.stringify(line));
+        }
+        assertEquals(lines.filter((l) => l.level === "error").length, 1, seen);
+        const [recovered] = lines.filter((l) => /Recovered/.test(l.message));
+        assert(recovered.failedTicks > 1, `several ticks failed: ${seen}`);
+        assertEquals(lines.filter((l) => /Recovered/.test(l.message)).length, 1, seen);
+      } finally {
+        stderr.releaseLock();
+        await child.stderr.cancel().catch(() => {});
+        await child.stdout.cancel().catch(() => {});
+        proxy.close();
+      }
+    });
+  },
+);

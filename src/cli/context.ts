@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { Store, type StoreOptions } from "../store.ts";
 import { RillflowError } from "../errors.ts";
 import { loadConfig, type RillflowConfig } from "../config.ts";
+import { CliLog } from "./log.ts";
 
 /** Exit codes (STYLE.md): success, domain error, usage error, connection error. */
 export const EXIT = { ok: 0, domain: 1, usage: 2, connection: 3 } as const;
@@ -54,8 +55,13 @@ export class CliContext {
    */
   waitForDbMs = 0;
 
+  /** Timestamped, levelled lines on stderr, for long-running commands. */
+  readonly log: CliLog;
+
   /** @param io Where to write and read the environment. */
-  constructor(readonly io: CliIo) {}
+  constructor(readonly io: CliIo) {
+    this.log = new CliLog(io);
+  }
 
   /** The global options as seen by `command`. */
   globals(command: Command): GlobalOptions {
@@ -147,8 +153,9 @@ export class CliContext {
         const left = deadline - performance.now();
         if (!(error instanceof RillflowError) || !error.retryable || left <= 0) throw error;
         if (!told) {
-          this.io.err(
-            `Waiting up to ${Math.ceil(left / 1000)} s for the database: ${error.message}\n`,
+          this.log.line(
+            "warn",
+            `Waiting up to ${Math.ceil(left / 1000)} s for the database: ${error.message}`,
           );
           told = true;
         }

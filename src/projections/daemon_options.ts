@@ -28,6 +28,13 @@ export interface ProjectionDaemonOptions {
    * failure). Default: one line on `console.error`.
    */
   onError?: (error: unknown, context: { projection?: string; during: string }) => void;
+  /**
+   * Called once when the database answers again after an outage. While it is
+   * unreachable, the first connection error of an outage goes to `onError`
+   * and the rest are only counted, so an outage is two lines, not one per
+   * projection per poll. Default: one line on `console.error`.
+   */
+  onRecovered?: (outage: { downMs: number; failedTicks: number }) => void;
 }
 
 /** Options with defaults applied. */
@@ -39,6 +46,7 @@ export interface ResolvedDaemonOptions {
   readonly notifyChannel: string;
   readonly node: string;
   readonly onError: NonNullable<ProjectionDaemonOptions["onError"]>;
+  readonly onRecovered: NonNullable<ProjectionDaemonOptions["onRecovered"]>;
 }
 
 function positiveInteger(value: number | undefined, name: string, fallback: number): number {
@@ -75,6 +83,14 @@ function defaultOnError(error: unknown, context: { projection?: string; during: 
  * @throws {RangeError} For a non-positive size, interval or TTL, or bad backoff values.
  * @throws {TypeError} For an invalid channel or an empty node name.
  */
+function defaultOnRecovered(outage: { downMs: number; failedTicks: number }): void {
+  console.error(
+    `rillflow daemon: the database answers again after ${
+      Math.round(outage.downMs / 100) / 10
+    } s (${outage.failedTicks} failed ticks)`,
+  );
+}
+
 export function resolveDaemonOptions(options: ProjectionDaemonOptions = {}): ResolvedDaemonOptions {
   if (options === null || typeof options !== "object") {
     throw new TypeError("Projection daemon options must be an object");
@@ -91,6 +107,7 @@ export function resolveDaemonOptions(options: ProjectionDaemonOptions = {}): Res
     notifyChannel: validateIdentifier(options.notifyChannel ?? EVENTS_CHANNEL, "notify channel"),
     node,
     onError: options.onError ?? defaultOnError,
+    onRecovered: options.onRecovered ?? defaultOnRecovered,
   };
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 import type { StoreContext } from "../_context.ts";
+import { isRillflowError } from "../errors.ts";
 import { NotifyListener, Wakeup } from "../observability/notify_listener.ts";
 import type { ResolvedDaemonOptions } from "./daemon_options.ts";
 import type { TickResult } from "./tick.ts";
@@ -68,6 +69,51 @@ async function startListener(
   }
 }
 
+/** While the database is unreachable: since when, and how many ticks failed. */
+interface Outage {
+  readonly since: number;
+  failedTicks: number;
+}
+
+/**
+ * Reports a round of ticks: each failure to `onError`, except that the
+ * connection errors of one outage are reported once and then counted, until
+ * a round with none of them ends the outage through `onRecovered`.
+ */
+function reportTicks(
+  host: LoopHost,
+  state: LoopState,
+  results: ReadonlyArray<{ name: string; error?: unknown }>,
+  outage: Outage | null,
+): Outage | null {
+  let unreachable = false;
+  for (const { name, error } of results) {
+    if (error === undefined) continue;
+    state.failedTicks++;
+    if (!isRillflowError(error, "CONNECTION_ERROR")) {
+      host.options.onError(error, { projection: name, during: "tick" });
+      continue;
+    }
+    unreachable = true;
+    if (outage) outage.failedTicks++;
+    else {
+      outage = { since: performance.now(), failedTicks: 1 };
+      host.options.onError(error, {
+        projection: name,
+        during: "tick (the database is unreachable; reporting once until it answers again)",
+      });
+    }
+  }
+  if (outage && !unreachable) {
+    host.options.onRecovered({
+      downMs: performance.now() - outage.since,
+      failedTicks: outage.failedTicks,
+    });
+    return null;
+  }
+  return outage;
+}
+
 /**
  * Runs until `signal` aborts.
  *
@@ -84,16 +130,12 @@ export async function runLoop(
 ): Promise<void> {
   const wakeup = new Wakeup();
   const listener = useNotify ? await startListener(host, wakeup) : null;
+  let outage: Outage | null = null;
   try {
     while (!signal.aborted) {
       state.notify = listener?.listening ? "listening" : "polling";
       const results = await host.tickEach();
-      for (const { name, error } of results) {
-        if (error !== undefined) {
-          state.failedTicks++;
-          host.options.onError(error, { projection: name, during: "tick" });
-        }
-      }
+      outage = reportTicks(host, state, results, outage);
       if (results.some(({ result }) => result?.status === "processed")) continue;
       await wakeup.wait(idleSleepMs(host.options, results), signal);
       await listener?.check();

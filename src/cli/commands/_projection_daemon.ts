@@ -127,10 +127,20 @@ export function daemonOptions(
 ): ProjectionDaemonOptions {
   return {
     onError: (error, where) =>
-      cli.io.err(
+      cli.log.line(
+        "error",
         `${where.projection ? `projection "${where.projection}": ` : ""}${where.during} failed: ${
           error instanceof Error ? error.message : String(error)
-        }\n`,
+        }`,
+        { ...where, code: (error as { code?: unknown })?.code },
+      ),
+    onRecovered: ({ downMs, failedTicks }) =>
+      cli.log.line(
+        "info",
+        `Recovered: the database answers again after ${
+          Math.round(downMs / 100) / 10
+        } s (${failedTicks} failed ticks)`,
+        { downMs: Math.round(downMs), failedTicks },
       ),
     ...config?.daemon,
     ...daemonFlags(flags),

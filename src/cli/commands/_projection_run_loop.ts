@@ -25,6 +25,7 @@ interface RunLoopFlags extends RunFlags {
   allTenants?: boolean;
   discoverIntervalMs: string;
   waitForDb: string;
+  logFormat: string;
 }
 
 /** Runs `work` with a signal that aborts on SIGINT or SIGTERM. */
@@ -45,8 +46,10 @@ function healthOptions(cli: CliContext, flags: RunLoopFlags): HealthServeOptions
   return {
     ...parseBind(flags.healthBind),
     onListen: ({ hostname, port }) =>
-      cli.io.err(
-        `Health and metrics on http://${hostname}:${port}/ (/health/live, /health/ready, /metrics)\n`,
+      cli.log.line(
+        "info",
+        `Health and metrics on http://${hostname}:${port}/ (/health/live, /health/ready, /metrics)`,
+        { hostname, port },
       ),
   };
 }
@@ -54,13 +57,15 @@ function healthOptions(cli: CliContext, flags: RunLoopFlags): HealthServeOptions
 async function runOneSchema(cli: CliContext, command: Command, flags: RunLoopFlags) {
   const health = healthOptions(cli, flags);
   await withDaemon(cli, command, true, async (daemon) => {
-    cli.io.err(
-      `Running ${daemon.names.length} projection(s) as "${daemon.node}"; stop with Ctrl-C.\n`,
+    cli.log.line(
+      "info",
+      `Running ${daemon.names.length} projection(s) as "${daemon.node}"; stop with Ctrl-C.`,
+      { node: daemon.node, projections: daemon.names },
     );
     await untilSignal((signal) =>
       daemon.run({ signal, useNotify: flags.useNotify === "true", health })
     );
-    cli.io.err("Stopped.\n");
+    cli.log.line("info", "Stopped.");
   }, flags);
 }
 
@@ -72,10 +77,11 @@ async function runEveryTenant(cli: CliContext, command: Command, flags: RunLoopF
   const health = healthOptions(cli, flags);
   const config = await loadProjectionConfig(cli, command, true);
   await cli.withTenants(command, async (store) => {
-    cli.io.err(
+    cli.log.line(
+      "info",
       `Running ${
         Object.keys(config?.projections ?? {}).length
-      } projection(s) for every tenant (new tenants every ${discoverIntervalMs} ms); stop with Ctrl-C.\n`,
+      } projection(s) for every tenant (new tenants every ${discoverIntervalMs} ms); stop with Ctrl-C.`,
     );
     await untilSignal((signal) =>
       runAllTenants(store, (daemon) => registerProjections(daemon, config), {
@@ -86,11 +92,11 @@ async function runEveryTenant(cli: CliContext, command: Command, flags: RunLoopF
         daemon: daemonOptions(cli, config, flags),
         health,
         onTenantStart: (tenant, daemon) =>
-          cli.io.err(`Tenant "${tenant}": running as "${daemon.node}".\n`),
-        onTenantStop: (tenant) => cli.io.err(`Tenant "${tenant}": stopped.\n`),
+          cli.log.line("info", `Tenant "${tenant}": running as "${daemon.node}".`, { tenant }),
+        onTenantStop: (tenant) => cli.log.line("info", `Tenant "${tenant}": stopped.`, { tenant }),
       })
     );
-    cli.io.err("Stopped.\n");
+    cli.log.line("info", "Stopped.");
   }, config);
 }
 
@@ -109,6 +115,7 @@ export function registerRunLoop(group: Command, cli: CliContext): void {
         "--all-tenants",
         "run the projections of every tenant (schema-per-tenant), picking up new tenants",
       )
+      .option("--log-format <format>", "how log lines are written on stderr: text or json", "text")
       .option(
         "--wait-for-db <seconds>",
         "keep retrying a database that does not answer at start this long (0: fail at once)",
@@ -123,6 +130,10 @@ export function registerRunLoop(group: Command, cli: CliContext): void {
     if (flags.useNotify !== "true" && flags.useNotify !== "false") {
       throw new UsageError(`--use-notify must be true or false, got "${flags.useNotify}"`);
     }
+    if (flags.logFormat !== "text" && flags.logFormat !== "json") {
+      throw new UsageError(`--log-format must be text or json, got "${flags.logFormat}"`);
+    }
+    cli.log.format = flags.logFormat;
     cli.waitForDbMs = integerFlag(flags.waitForDb, "--wait-for-db", 0)! * 1000;
     if (flags.allTenants) await runEveryTenant(cli, command, flags);
     else await runOneSchema(cli, command, flags);
