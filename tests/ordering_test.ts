@@ -120,12 +120,16 @@ testServer(
         exact: Expected.exact(version),
         exists: Expected.streamExists,
       }[shape.check];
-      if (onExisting) version += shape.one ? 1 : 2;
+      if (onExisting) version += shape.events === "one" ? 1 : 2;
       return prepareAppend(
         context,
         onExisting ? existing : crypto.randomUUID(),
         expected,
-        shape.one ? [event("V", {})] : [event("V", {}, { metadata: { m: 1 } }), event("V", {})],
+        {
+          one: [event("V", {})],
+          uniform: [event("V", { n: 1 }), event("V", { n: 2 })],
+          mixed: [event("V", {}, { metadata: { m: 1 } }), event("V", {})],
+        }[shape.events],
         {
           idempotencyKey: shape.keyed ? crypto.randomUUID() : undefined,
           category: shape.categorized ? "orders" : undefined,

@@ -141,23 +141,39 @@ function shapeOf(prepared: PreparedAppend, envelopes: boolean): AppendShape {
   const categorized = prepared.category !== null;
   return {
     check: checkOf(prepared),
-    one: prepared.count === 1 && !keyed && !categorized,
+    events: prepared.count === 1 && !keyed && !categorized
+      ? "one"
+      : isUniform(prepared)
+      ? "uniform"
+      : "mixed",
     keyed,
     categorized,
     envelopes,
   };
 }
 
+/** Whether every event shares type, version, headers, causation and correlation. */
+function isUniform(p: PreparedAppend): boolean {
+  for (let i = 1; i < p.count; i++) {
+    if (
+      p.types[i] !== p.types[0] || p.versions[i] !== p.versions[0] ||
+      p.headers[i] !== p.headers[0] || p.causationIds[i] !== p.causationIds[0] ||
+      p.correlationIds[i] !== p.correlationIds[0]
+    ) return false;
+  }
+  return true;
+}
+
 function valuesOf(prepared: PreparedAppend, shape: AppendShape, hash: string | null): AppendValues {
-  const one = shape.one;
+  const shared = shape.events !== "mixed";
   return {
     stream: prepared.streamId,
-    types: one ? prepared.types[0]! : prepared.types,
-    datas: one ? prepared.datas[0]! : `[${prepared.datas.join(",")}]`,
-    versions: one ? prepared.versions[0]! : prepared.versions,
-    headers: one ? prepared.headers[0]! : `[${prepared.headers.join(",")}]`,
-    causation: one ? prepared.causationIds[0]! : prepared.causationIds,
-    correlation: one ? prepared.correlationIds[0]! : prepared.correlationIds,
+    types: shared ? prepared.types[0]! : prepared.types,
+    datas: shape.events === "one" ? prepared.datas[0]! : `[${prepared.datas.join(",")}]`,
+    versions: shared ? prepared.versions[0]! : prepared.versions,
+    headers: shared ? prepared.headers[0]! : `[${prepared.headers.join(",")}]`,
+    causation: shared ? prepared.causationIds[0]! : prepared.causationIds,
+    correlation: shared ? prepared.correlationIds[0]! : prepared.correlationIds,
     category: prepared.category,
     expected: prepared.expected.kind === "exact" ? prepared.expected.version : null,
     key: prepared.idempotencyKey,
@@ -210,7 +226,7 @@ export async function runAppend(
   prepared: PreparedAppend,
 ): Promise<AppendResult> {
   const { rows, shape, hash } = await execute<AppendRow | OneRow>(db, context, prepared, false);
-  if (shape.one) {
+  if (shape.events === "one") {
     const written = rows[0] as OneRow | undefined;
     if (written) return { streamVersion: written.stream_seq, globalSeqs: [written.global_seq] };
     throw await diagnoseEmptyAppend(db, context, prepared, hash);
