@@ -21,9 +21,11 @@ import { tenantSchema } from "./tenancy/tenant_name.ts";
 import { tenantExecutor } from "./tenancy/tenant_executor.ts";
 
 let routedContextOf: (store: Store) => StoreContext;
+let openMembersOf: (store: Store) => OpenMembers;
 import { ProjectionDaemon } from "./projections/daemon.ts";
 import type { ProjectionDaemonOptions } from "./projections/daemon_options.ts";
 import { Subscriptions } from "./subscriptions/subscriptions.ts";
+import { OpenMembers } from "./subscriptions/open_members.ts";
 import { Streams } from "./events/streams.ts";
 import { EventSchemas } from "./events/event_schemas.ts";
 import { flushEventNotifications } from "./events/notify.ts";
@@ -169,6 +171,8 @@ export class Store {
   /** Tenant provisioning and lifecycle (schema-per-tenant). */
   readonly tenants: Tenants;
   readonly #subscriptions: Subscriptions;
+  /** Subscription members open on these connections (shared with views): closed first. */
+  readonly #openMembers: OpenMembers;
   readonly #streams: Streams;
 
   /**
@@ -176,21 +180,24 @@ export class Store {
    *
    * @param context The shared context.
    * @param owner Whether closing this store closes the connections.
+   * @param openMembers The open members of the store owning the connections (a view's owner's).
    */
   protected constructor(
     context: StoreContext,
     owner: boolean,
     tenancy: Required<StoreOptions>["tenancy"] = { strategy: "single" },
     tenants?: Tenants,
+    openMembers: OpenMembers = new OpenMembers(),
   ) {
     this.#context = context;
     this.#owner = owner;
+    this.#openMembers = openMembers;
     this.#tenancy = tenancy;
     attachContext(this, context);
     this.schema = new SchemaManager(context.executor, context.schema);
     this.tenants = tenants ?? new Tenants(context.executor);
     this.#events = new Events(context);
-    this.#subscriptions = new Subscriptions(context);
+    this.#subscriptions = new Subscriptions(context, openMembers);
     this.#streams = new Streams(context);
   }
 
@@ -213,6 +220,7 @@ export class Store {
 
   static {
     routedContextOf = (store) => store.#routed().#context;
+    openMembersOf = (store) => store.#openMembers;
   }
 
   /** The event store (routed to the current tenant under schema-per-tenant). */
@@ -261,7 +269,7 @@ export class Store {
       const executor = tenantExecutor(this.#context.executor, tenant, schema);
       const settings = settingsOnSchema(this.#context.settings, executor, schema);
       const context = new StoreContext(executor, schema, settings, tenant);
-      view = new Store(context, false, this.#tenancy, this.tenants);
+      view = new Store(context, false, this.#tenancy, this.tenants, this.#openMembers);
       this.#tenantViews.set(tenant, view);
       rootOf.set(view, this);
     }
@@ -350,9 +358,14 @@ export class Store {
     return this.#context.executor.description;
   }
 
-  /** Closes the store's connections. */
+  /**
+   * Closes the store's connections, after closing the subscription members open on them
+   * (this store's and its views'): their leases are released and their checkpoints written
+   * first. A member whose close fails reports it to its `onError`.
+   */
   async close(): Promise<void> {
     if (!this.#owner) return;
+    await this.#openMembers.closeAll();
     await flushEventNotifications(this.#context.executor);
     await this.#context.executor.close();
   }
@@ -412,8 +425,17 @@ export function storeOnSchema(store: Store, schema: string, options?: StoreOptio
   const viewSettings = options
     ? settingsFor(options, executor, schema)
     : settingsOnSchema(settings, executor, schema);
-  return new (Store as unknown as new (context: StoreContext, owner: boolean) => Store)(
+  return new (Store as unknown as new (
+    context: StoreContext,
+    owner: boolean,
+    tenancy: undefined,
+    tenants: undefined,
+    openMembers: OpenMembers,
+  ) => Store)(
     new StoreContext(executor, schema, viewSettings),
     false,
+    undefined,
+    undefined,
+    openMembersOf(store),
   );
 }

@@ -54,7 +54,11 @@ export interface SubscribeOptions {
   memberId?: string;
   /** End the iteration once every event up to the head is delivered (default false: wait for more). */
   stopWhenCaughtUp?: boolean;
-  /** Called with errors the background heartbeat survives (default: one line on `console.error`). */
+  /**
+   * Called with errors the background heartbeat survives, and with the failure of a close the
+   * member starts itself: on `signal`, when the store closes, after a failed iteration
+   * (default: one line on `console.error`).
+   */
   onError?: (error: unknown, context: { during: string }) => void;
 }
 
@@ -97,6 +101,26 @@ function defaultOnError(error: unknown, context: { during: string }): void {
       error instanceof Error ? error.message : String(error)
     }`,
   );
+}
+
+/**
+ * Reports an error to a member's `onError`; when the handler itself throws,
+ * the default one prints the error, so it is never dropped.
+ *
+ * @param onError The member's handler.
+ * @param error The error.
+ * @param during What was going on.
+ */
+export function reportError(
+  onError: ResolvedSubscribeOptions["onError"],
+  error: unknown,
+  during: string,
+): void {
+  try {
+    onError(error, { during });
+  } catch {
+    defaultOnError(error, { during });
+  }
 }
 
 /**

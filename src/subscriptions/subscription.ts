@@ -21,10 +21,12 @@ import { reserveCredits } from "./credits.ts";
 import { readSubscription, unknownSubscription } from "./definitions.ts";
 import { ensureGroup } from "./groups.ts";
 import { leaveGroup } from "./membership.ts";
+import { MemberClose } from "./member_close.ts";
 import { MemberSession } from "./member_session.ts";
+import type { OpenMembers } from "./open_members.ts";
 import { scanPartitions, scanRequeued, ScanWindow } from "./scan.ts";
 import { Settlement } from "./settlement.ts";
-import type { ResolvedSubscribeOptions } from "./subscribe_options.ts";
+import { reportError, type ResolvedSubscribeOptions } from "./subscribe_options.ts";
 
 /**
  * A member of a subscription's consumer group: iterate it for events, settle
@@ -72,7 +74,10 @@ export interface Subscription extends AsyncIterable<EventEnvelope> {
    * @returns What `fn` returned, once committed.
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
-  /** Stops: settles what auto mode owes, writes the checkpoint, releases the lease. */
+  /**
+   * Stops: settles what auto mode owes, writes the checkpoint, releases the
+   * lease. An iteration waiting for its next event ends once this is done.
+   */
   close(): Promise<void>;
   /** Closes at the end of an `await using` block. */
   [Symbol.asyncDispose](): Promise<void>;
@@ -98,12 +103,12 @@ export class SubscriptionMember implements Subscription {
   readonly #labels: SubscriptionLabels;
   readonly #wakeup = new Wakeup();
   readonly #window: ScanWindow;
+  readonly #close: MemberClose;
   #listener: NotifyListener | null = null;
   #spare = 0;
   #head = 0;
   #closed = false;
   #fatal: unknown;
-  #closing?: Promise<void>;
   #chain: Promise<unknown> = Promise.resolve();
   #beatTimer?: ReturnType<typeof setTimeout>;
   #beating: Promise<void> = Promise.resolve();
@@ -114,6 +119,7 @@ export class SubscriptionMember implements Subscription {
     name: string,
     options: ResolvedSubscribeOptions,
     partitionCount: number,
+    openMembers: OpenMembers,
   ) {
     this.#context = context;
     this.name = name;
@@ -142,6 +148,11 @@ export class SubscriptionMember implements Subscription {
       this.#labels,
       () => this.#wakeup.wake(),
     );
+    this.#close = new MemberClose(
+      (waitForNext) => this.#shutDown(waitForNext),
+      options.onError,
+      () => openMembers.delete(this),
+    );
   }
 
   /**
@@ -150,21 +161,29 @@ export class SubscriptionMember implements Subscription {
    * @param context The store context.
    * @param name The subscription.
    * @param options Resolved options.
+   * @param openMembers The store's open members: this one joins them until it is closed.
    * @returns The member.
    */
   static async open(
     context: StoreContext,
     name: string,
     options: ResolvedSubscribeOptions,
+    openMembers: OpenMembers,
   ): Promise<SubscriptionMember> {
     const count = await ensureGroup(context, name, options.group, options.mode, options.partitions);
-    const member = new SubscriptionMember(context, name, options, count);
-    await member.#beat();
+    const member = new SubscriptionMember(context, name, options, count, openMembers);
+    try {
+      await member.#beat();
+    } catch (error) {
+      // The beat may have claimed leases before it failed: give them back.
+      member.#close.start(false, "close after a failed join");
+      await member.#close.ended();
+      throw error;
+    }
     if (options.useNotify) await member.#listen();
+    openMembers.add(member);
     member.#scheduleBeat();
-    options.signal?.addEventListener("abort", () => void member.close().catch(() => {}), {
-      once: true,
-    });
+    member.#close.closeOn(options.signal);
     return member;
   }
 
@@ -178,7 +197,7 @@ export class SubscriptionMember implements Subscription {
         probeTimeoutMs: Math.max(500, this.#options.pollIntervalMs * 5),
       });
     } catch (error) {
-      this.#options.onError(error, { during: "LISTEN (falling back to polling)" });
+      reportError(this.#options.onError, error, "LISTEN (falling back to polling)");
     }
   }
 
@@ -189,7 +208,7 @@ export class SubscriptionMember implements Subscription {
     const interval = Math.max(20, this.#session.rebalancing ? Math.min(beat, 50) : beat);
     this.#beatTimer = setTimeout(() => {
       this.#beating = this.#beat().catch((error) => {
-        if (this.#fatal === undefined) this.#options.onError(error, { during: "heartbeat" });
+        if (this.#fatal === undefined) reportError(this.#options.onError, error, "heartbeat");
       }).finally(() => this.#scheduleBeat());
     }, interval);
   }
@@ -228,14 +247,19 @@ export class SubscriptionMember implements Subscription {
   [Symbol.asyncIterator](): AsyncIterator<EventEnvelope> {
     return {
       next: () => {
-        const result = this.#chain.then(() => this.#next()).catch(async (error) => {
+        // A close waits for the pending step (#chain), never for the caller's promise, which
+        // waits for the close in turn: the loop ends once the leases are released.
+        const step = this.#chain.then(() => this.#next());
+        this.#chain = step.catch(() => {});
+        return step.then(async (result) => {
+          if (result.done) await this.#close.ended();
+          return result;
+        }, async (error) => {
           // An iteration that failed is over: release the lease rather than hold it idle.
-          this.#closing ??= this.#shutDown(false);
-          await this.#closing.catch(() => {});
+          this.#close.start(false, "close after a failed iteration");
+          await this.#close.ended();
           throw error;
         });
-        this.#chain = result.catch(() => {});
-        return result;
       },
       return: async () => {
         await this.close();
@@ -266,9 +290,13 @@ export class SubscriptionMember implements Subscription {
       }
       await this.#idle();
     }
-    // Ending by itself (caught up, aborted): shut down unless a close() is already doing it
-    // (that close waits for this call, so waiting for it here would never end).
-    if (!this.#closing) await (this.#closing = this.#shutDown(false));
+    // Ending by itself (caught up): shut down, and fail with the close's failure. A close
+    // already under way (close(), the signal, the store) waits for this call, so it is the
+    // caller's promise in next() that waits for that one.
+    if (!this.#close.started) {
+      this.#close.start(false);
+      await this.#close.closing();
+    }
     return { done: true, value: undefined };
   }
 
@@ -351,8 +379,19 @@ export class SubscriptionMember implements Subscription {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#shutDown(true);
-    return this.#closing;
+    this.#close.start(true);
+    return this.#close.closing();
+  }
+
+  /**
+   * Closes on the store's behalf (the store is closing), or waits for a close
+   * under way. Never rejects: a failure goes to `onError`.
+   *
+   * @returns Once the close has ended.
+   */
+  closeWithStore(): Promise<void> {
+    this.#close.start(true, "close (the store is closing)");
+    return this.#close.ended();
   }
 
   async #shutDown(waitForNext: boolean): Promise<void> {

@@ -29,6 +29,7 @@ import {
 } from "./filter.ts";
 import { type GroupStatus, resetGroups, setGroupMaxInFlight } from "./groups.ts";
 import { readGroupStatuses } from "./group_status.ts";
+import type { OpenMembers } from "./open_members.ts";
 import { resolveSubscribeOptions, type SubscribeOptions } from "./subscribe_options.ts";
 import { type Subscription, SubscriptionMember } from "./subscription.ts";
 
@@ -69,14 +70,18 @@ function positiveId(id: unknown): number {
  */
 export class Subscriptions {
   readonly #context: StoreContext;
+  readonly #openMembers: OpenMembers;
 
   /**
    * Created by the store; use `store.subscriptions`.
    *
    * @param context The store's context.
+   * @param openMembers The open members of the store that owns the connections: closing it
+   *   closes them.
    */
-  constructor(context: StoreContext) {
+  constructor(context: StoreContext, openMembers: OpenMembers) {
     this.#context = context;
+    this.#openMembers = openMembers;
   }
 
   /**
@@ -181,7 +186,12 @@ export class Subscriptions {
    */
   subscribe(name: string, options: SubscribeOptions = {}): Promise<Subscription> {
     validateName(name, "subscription");
-    return SubscriptionMember.open(this.#context, name, resolveSubscribeOptions(options));
+    return SubscriptionMember.open(
+      this.#context,
+      name,
+      resolveSubscribeOptions(options),
+      this.#openMembers,
+    );
   }
 
   /**
