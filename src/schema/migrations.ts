@@ -8,6 +8,8 @@ import init from "../../sql/0001_init.sql" with { type: "text" };
 import initDown from "../../sql/0001_init.down.sql" with { type: "text" };
 import streamVersions from "../../sql/0002_stream_versions.sql" with { type: "text" };
 import streamVersionsDown from "../../sql/0002_stream_versions.down.sql" with { type: "text" };
+import memberHeartbeats from "../../sql/0003_member_heartbeats.sql" with { type: "text" };
+import memberHeartbeatsDown from "../../sql/0003_member_heartbeats.down.sql" with { type: "text" };
 
 /** One versioned migration: forward and backward DDL, schema-unqualified. */
 export interface Migration {
@@ -25,6 +27,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "init", up: init, down: initDown },
   { version: 2, name: "stream_versions", up: streamVersions, down: streamVersionsDown },
+  { version: 3, name: "member_heartbeats", up: memberHeartbeats, down: memberHeartbeatsDown },
 ];
 
 /**

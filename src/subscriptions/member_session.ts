@@ -1,7 +1,7 @@
 /**
  * One member's standing in its group: the partitions it leases (with their
- * fencing tokens), the delivery tracker of those partitions, partitions it is
- * handing over after a rebalance, and deliveries it lost with a lease.
+ * fencing tokens), the delivery tracker of those partitions, partitions it
+ * offers or hands over after a rebalance, and deliveries it lost with a lease.
  *
  * @module
  */
@@ -10,6 +10,7 @@ import { RillflowError } from "../errors.ts";
 import type { GroupMode } from "./groups.ts";
 import {
   acquirePartitions,
+  assignedMember,
   desiredPartitions,
   type Heartbeat,
   heartbeat,
@@ -58,6 +59,8 @@ export class MemberSession {
   readonly #context: StoreContext;
   readonly #leases = new Map<number, number>();
   readonly #handover = new Map<number, number>();
+  /** Partitions another member should hold, kept until it beats: who, and its beat then. */
+  readonly #offered = new Map<number, { receiver: string; lastBeat: string | undefined }>();
   readonly #lost = new Set<number>();
   #joined = false;
   #rebalancing = false;
@@ -130,6 +133,7 @@ export class MemberSession {
   lose(partition: number): number {
     if (!this.#leases.delete(partition)) return 0;
     this.#handover.delete(partition);
+    this.#offered.delete(partition);
     this.epoch++;
     const dropped = this.tracker.removePartition(partition);
     for (const tracked of dropped) this.#lost.add(tracked.envelope.globalSeq);
@@ -168,25 +172,54 @@ export class MemberSession {
       this.tracker.addPartition(a.partition, a.checkpoint);
       this.epoch++;
     }
-    lostCredits += await this.#handOver(new Set(desired));
+    lostCredits += await this.#handOver(new Set(desired), beat);
     // Standbys of exclusive groups wait for the lease at the normal pace.
     this.#rebalancing = this.mode === "shared" &&
-      (this.#handover.size > 0 || desired.some((p) => !this.#leases.has(p)));
+      (this.#handover.size > 0 || this.#offered.size > 0 ||
+        desired.some((p) => !this.#leases.has(p)));
     return { heartbeat: beat, changed: epoch !== this.epoch, lostCredits, evicted };
   }
 
-  /** Starts handing over undesired partitions; releases those drained (or overdue). */
-  async #handOver(desired: ReadonlySet<number>): Promise<number> {
+  /**
+   * Offers undesired partitions to the members they are assigned to, starts
+   * handing over those whose receiver beat since the offer, and releases those
+   * drained (or overdue).
+   */
+  async #handOver(desired: ReadonlySet<number>, beat: Heartbeat): Promise<number> {
     if (this.mode === "exclusive") return 0;
-    let lostCredits = 0;
     const now = Date.now();
     for (const partition of this.#leases.keys()) {
-      if (desired.has(partition)) this.#handover.delete(partition);
-      else if (!this.#handover.has(partition)) {
+      if (desired.has(partition)) {
+        this.#handover.delete(partition);
+        this.#offered.delete(partition);
+      } else if (!this.#handover.has(partition) && this.#receiverBeat(partition, beat)) {
+        this.#offered.delete(partition);
         this.#handover.set(partition, now + this.leaseTtlMs);
         this.tracker.dropQueued(new Set([partition]));
       }
     }
+    return await this.#releaseDrained(now);
+  }
+
+  /**
+   * Whether the member a partition is now assigned to beat since the partition
+   * was offered to it (the offer is recorded, or renewed for a new receiver,
+   * otherwise). A member killed a moment ago still counts as live for two
+   * beats: it is never handed a partition it would not claim, and the
+   * partition is served here meanwhile.
+   */
+  #receiverBeat(partition: number, beat: Heartbeat): boolean {
+    const receiver = assignedMember(beat.liveMembers, partition);
+    const lastBeat = beat.lastBeats.get(receiver);
+    const offer = this.#offered.get(partition);
+    if (offer?.receiver === receiver) return offer.lastBeat !== lastBeat;
+    this.#offered.set(partition, { receiver, lastBeat });
+    return false;
+  }
+
+  /** Releases partitions handed over once their deliveries are settled (or their time is up). */
+  async #releaseDrained(now: number): Promise<number> {
+    let lostCredits = 0;
     for (const [partition, deadline] of [...this.#handover]) {
       if (this.tracker.hasOutstanding(partition) && now < deadline) continue;
       const token = this.#leases.get(partition)!;

@@ -3,8 +3,8 @@
  * expired members), partition leases (the shared lease with fencing token of
  * `src/projections/lease.ts`, one row per partition), leaving. Exclusive groups have one
  * partition every member tries to claim; shared groups assign partition `p`
- * to the `p mod n`-th live member by id, so members rebalance as they join and
- * leave.
+ * to the `p mod n`-th beating member by id, so members rebalance as they join,
+ * leave or stop beating.
  *
  * @module
  */
@@ -12,12 +12,39 @@ import type { StoreContext } from "../_context.ts";
 import { acquireLease, type LeaseTarget, releaseLease } from "../projections/lease.ts";
 import type { HeldLease, MemberRef } from "./progress.ts";
 
+/**
+ * How often a member beats, from its lease TTL: four beats per TTL, so a lease
+ * survives three missed beats.
+ *
+ * @param leaseTtlMs The member's lease TTL.
+ * @returns The interval between two beats.
+ */
+export function beatIntervalMs(leaseTtlMs: number): number {
+  return Math.max(20, Math.floor(leaseTtlMs / 4));
+}
+
+/**
+ * How many beat intervals a member may stay silent and still be given
+ * partitions: two missed beats and it is left out (the half interval absorbs
+ * the time a beat's own statements take).
+ */
+export const MISSED_BEATS_TOLERATED = 2.5;
+
 /** What a heartbeat learnt. */
 export interface Heartbeat {
   /** The member's row had to be created: it was new, reset or reaped. */
   readonly joined: boolean;
-  /** Unexpired members, by id (including this one). */
+  /**
+   * Members that beat recently, by id (including this one): the members
+   * partitions are assigned to. A member that missed two beats is not one of
+   * them, even before its row and its leases expire.
+   */
   readonly liveMembers: string[];
+  /**
+   * The last beat of each other live member, as the database recorded it: a
+   * different value later means the member beat since.
+   */
+  readonly lastBeats: ReadonlyMap<string, string>;
   /** The group's checkpoint (lowest of its partitions). */
   readonly checkpoint: number;
   /** Credits held by the group's unexpired members. */
@@ -25,8 +52,9 @@ export interface Heartbeat {
 }
 
 /**
- * Beats: reaps expired members of the group and upserts this member's row,
- * in one statement (leases are renewed by {@linkcode acquirePartitions}).
+ * Beats: reaps expired members of the group and upserts this member's row
+ * with the time of the beat, in one statement (leases are renewed by
+ * {@linkcode acquirePartitions}).
  *
  * @param context The store context.
  * @param member The member.
@@ -39,36 +67,70 @@ export async function heartbeat(
   leaseTtlMs: number,
 ): Promise<Heartbeat> {
   const t = context.table;
-  const [row] = await context.executor.query<
-    { joined: boolean; live: string[] | null; checkpoint: number; in_flight: number }
-  >(
+  // Rows of an earlier version carry no beat: they count until they expire.
+  const beating = `expires_at > clock_timestamp() and (heartbeat_at is null or
+    heartbeat_at > clock_timestamp() - heartbeat_interval_ms * $6::float8 * interval '1 millisecond')`;
+  const [row] = await context.executor.query<{
+    joined: boolean;
+    live: string[] | null;
+    beats: Array<{ member: string; beat: string }> | null;
+    checkpoint: number;
+    in_flight: number;
+  }>(
     `with reaped as (
        delete from ${t("subscription_members")}
         where subscription = $1 and group_name = $2 and member_id <> $3
           and expires_at <= clock_timestamp()
      ), me as (
-       insert into ${t("subscription_members")} (subscription, group_name, member_id, expires_at)
-       values ($1, $2, $3, clock_timestamp() + $4 * interval '1 millisecond')
-       on conflict (subscription, group_name, member_id) do update set expires_at = excluded.expires_at
+       insert into ${t("subscription_members")}
+         (subscription, group_name, member_id, expires_at, heartbeat_at, heartbeat_interval_ms)
+       values ($1, $2, $3, clock_timestamp() + $4 * interval '1 millisecond', clock_timestamp(), $5)
+       on conflict (subscription, group_name, member_id) do update
+         set expires_at = excluded.expires_at, heartbeat_at = excluded.heartbeat_at,
+             heartbeat_interval_ms = excluded.heartbeat_interval_ms
        returning (xmax = 0) as joined
+     ), others as (
+       select member_id, coalesce(heartbeat_at, expires_at)::text as beat
+         from ${t("subscription_members")}
+        where subscription = $1 and group_name = $2 and member_id <> $3 and ${beating}
      )
      select (select joined from me) as joined,
-            array(select member_id from ${t("subscription_members")}
-                   where subscription = $1 and group_name = $2 and expires_at > clock_timestamp()
-                  union select $3 order by 1) as live,
+            array(select member_id from others union select $3 order by 1) as live,
+            (select json_agg(json_build_object('member', member_id, 'beat', beat)) from others)
+              as beats,
             (select coalesce(min(checkpoint), 0) from ${t("subscription_partitions")}
               where subscription = $1 and group_name = $2) as checkpoint,
             (select coalesce(sum(in_flight), 0)::int from ${t("subscription_members")}
               where subscription = $1 and group_name = $2 and expires_at > clock_timestamp())
               as in_flight`,
-    [member.subscription, member.group, member.memberId, leaseTtlMs],
+    [
+      member.subscription,
+      member.group,
+      member.memberId,
+      leaseTtlMs,
+      beatIntervalMs(leaseTtlMs),
+      MISSED_BEATS_TOLERATED,
+    ],
   );
   return {
     joined: row!.joined,
     liveMembers: row!.live ?? [],
+    lastBeats: new Map((row!.beats ?? []).map((b) => [b.member, b.beat])),
     checkpoint: row!.checkpoint,
     inFlight: row!.in_flight,
   };
+}
+
+/**
+ * The member a shared group's partition is assigned to: partition `p` goes to
+ * the `p mod n`-th live member by id.
+ *
+ * @param liveMembers Members that beat recently, by id (never empty: it holds the caller).
+ * @param partition The partition.
+ * @returns The member's id.
+ */
+export function assignedMember(liveMembers: readonly string[], partition: number): string {
+  return liveMembers[partition % liveMembers.length]!;
 }
 
 /**
@@ -76,7 +138,7 @@ export async function heartbeat(
  *
  * @param mode The group's mode.
  * @param partitionCount How many partitions the group has.
- * @param liveMembers Unexpired members, by id.
+ * @param liveMembers Members that beat recently, by id.
  * @param memberId This member.
  * @returns The partitions, ascending.
  */
@@ -87,10 +149,11 @@ export function desiredPartitions(
   memberId: string,
 ): number[] {
   if (mode === "exclusive") return [0];
-  const index = liveMembers.indexOf(memberId);
-  if (index < 0) return [];
+  if (!liveMembers.includes(memberId)) return [];
   const result: number[] = [];
-  for (let p = index; p < partitionCount; p += liveMembers.length) result.push(p);
+  for (let p = 0; p < partitionCount; p++) {
+    if (assignedMember(liveMembers, p) === memberId) result.push(p);
+  }
   return result;
 }
 

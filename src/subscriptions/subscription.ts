@@ -20,7 +20,7 @@ import {
 import { reserveCredits } from "./credits.ts";
 import { readSubscription, unknownSubscription } from "./definitions.ts";
 import { ensureGroup } from "./groups.ts";
-import { leaveGroup } from "./membership.ts";
+import { beatIntervalMs, leaveGroup } from "./membership.ts";
 import { MemberClose } from "./member_close.ts";
 import { MemberSession } from "./member_session.ts";
 import type { OpenMembers } from "./open_members.ts";
@@ -204,8 +204,8 @@ export class SubscriptionMember implements Subscription {
   #scheduleBeat(): void {
     if (this.#closed || this.#fatal !== undefined) return;
     // Beat faster while partitions change hands, so a rebalance takes milliseconds, not beats.
-    const beat = Math.floor(this.#options.leaseTtlMs / 4);
-    const interval = Math.max(20, this.#session.rebalancing ? Math.min(beat, 50) : beat);
+    const beat = beatIntervalMs(this.#options.leaseTtlMs);
+    const interval = this.#session.rebalancing ? Math.min(beat, 50) : beat;
     this.#beatTimer = setTimeout(() => {
       this.#beating = this.#beat().catch((error) => {
         if (this.#fatal === undefined) reportError(this.#options.onError, error, "heartbeat");
