@@ -105,8 +105,13 @@ export class ProgressWriter {
   submit(write: QueuedWrite): Promise<number[]> {
     const { promise, resolve, reject } = Promise.withResolvers<number[]>();
     this.#queue.push({ write, resolve, reject });
-    if (!this.#running) void this.#drain();
+    if (!this.#running) this.#drain().catch((error: unknown) => this.#abandon(error));
     return promise;
+  }
+
+  /** Fails the writes still queued when the drain itself failed: they would wait forever. */
+  #abandon(error: unknown): void {
+    for (const pending of this.#queue.splice(0)) pending.reject(error);
   }
 
   async #drain(): Promise<void> {
