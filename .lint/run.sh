@@ -21,9 +21,4 @@ if ! .lint/node_modules/.bin/tsc -p .lint/tsconfig.json; then
     "(a new import in deno.json needs its package in .lint/package.json and paths)" >&2
   exit 1
 fi
-# eslint-suppressions.json holds the findings of src/subscriptions/ that its
-# rewrite removes (file and count per rule): any other finding fails. Once they
-# are gone, `bash .lint/run.sh --prune-suppressions` empties it.
-.lint/node_modules/.bin/eslint --config .lint/eslint.config.mjs --max-warnings 0 \
-  --suppressions-location .lint/eslint-suppressions.json --pass-on-unpruned-suppressions \
-  "$@" src
+.lint/node_modules/.bin/eslint --config .lint/eslint.config.mjs --max-warnings 0 "$@" src

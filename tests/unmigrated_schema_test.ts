@@ -15,7 +15,9 @@ Deno.test("the relations the errors recognise are the ones the migrations create
     if (entry.name.endsWith(".down.sql")) continue;
     const text = await Deno.readTextFile(new URL(`../sql/${entry.name}`, import.meta.url));
     for (
-      const [, name] of text.matchAll(/create (?:table|sequence) (?:if not exists )?(?!if\b)([a-z_]+)/gi)
+      const [, name] of text.matchAll(
+        /create (?:table|sequence) (?:if not exists )?(?!if\b)([a-z_]+)/gi,
+      )
     ) {
       created.add(name!.toLowerCase());
     }
