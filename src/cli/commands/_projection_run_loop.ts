@@ -57,14 +57,15 @@ function healthOptions(cli: CliContext, flags: RunLoopFlags): HealthServeOptions
 async function runOneSchema(cli: CliContext, command: Command, flags: RunLoopFlags) {
   const health = healthOptions(cli, flags);
   await withDaemon(cli, command, true, async (daemon) => {
-    cli.log.line(
-      "info",
-      `Running ${daemon.names.length} projection(s) as "${daemon.node}"; stop with Ctrl-C.`,
-      { node: daemon.node, projections: daemon.names },
-    );
-    await untilSignal((signal) =>
-      daemon.run({ signal, useNotify: flags.useNotify === "true", health })
-    );
+    // Said once SIGINT/SIGTERM are handled: a stop right after this line still stops cleanly.
+    await untilSignal((signal) => {
+      cli.log.line(
+        "info",
+        `Running ${daemon.names.length} projection(s) as "${daemon.node}"; stop with Ctrl-C.`,
+        { node: daemon.node, projections: daemon.names },
+      );
+      return daemon.run({ signal, useNotify: flags.useNotify === "true", health });
+    });
     cli.log.line("info", "Stopped.");
   }, flags);
 }
@@ -77,14 +78,14 @@ async function runEveryTenant(cli: CliContext, command: Command, flags: RunLoopF
   const health = healthOptions(cli, flags);
   const config = await loadProjectionConfig(cli, command, true);
   await cli.withTenants(command, async (store) => {
-    cli.log.line(
-      "info",
-      `Running ${
-        Object.keys(config?.projections ?? {}).length
-      } projection(s) for every tenant (new tenants every ${discoverIntervalMs} ms); stop with Ctrl-C.`,
-    );
-    await untilSignal((signal) =>
-      runAllTenants(store, (daemon) => registerProjections(daemon, config), {
+    await untilSignal((signal) => {
+      cli.log.line(
+        "info",
+        `Running ${
+          Object.keys(config?.projections ?? {}).length
+        } projection(s) for every tenant (new tenants every ${discoverIntervalMs} ms); stop with Ctrl-C.`,
+      );
+      return runAllTenants(store, (daemon) => registerProjections(daemon, config), {
         signal,
         useNotify: flags.useNotify === "true",
         discoverIntervalMs,
@@ -94,8 +95,8 @@ async function runEveryTenant(cli: CliContext, command: Command, flags: RunLoopF
         onTenantStart: (tenant, daemon) =>
           cli.log.line("info", `Tenant "${tenant}": running as "${daemon.node}".`, { tenant }),
         onTenantStop: (tenant) => cli.log.line("info", `Tenant "${tenant}": stopped.`, { tenant }),
-      })
-    );
+      });
+    });
     cli.log.line("info", "Stopped.");
   }, config);
 }
