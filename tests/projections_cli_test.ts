@@ -206,6 +206,37 @@ Deno.test("examples/projection_run_once.ts applies and prints the read models", 
   );
 });
 
+/** A `run-loop` process whose stderr the test reads as it comes. */
+function spawnRunLoop(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli.ts", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const run = {
+    seen: "",
+    async readUntil(pattern: RegExp) {
+      while (!pattern.test(run.seen)) {
+        const { value, done } = await stderr.read();
+        if (done) throw new Error(`run-loop exited early: ${run.seen}`);
+        run.seen += value;
+      }
+    },
+    /** Stops it with SIGTERM and returns its exit code. */
+    async stop() {
+      child.kill("SIGTERM");
+      return (await child.status).code;
+    },
+    async cleanup() {
+      stderr.releaseLock();
+      await child.stderr.cancel().catch(() => {});
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+  return run;
+}
+
 testServer("run-loop --wait-for-db waits for a database that does not answer yet", async (url) => {
   const proxy = await TcpProxy.start(url);
   await withSchema(url, async (_store, direct) => {
@@ -215,95 +246,49 @@ testServer("run-loop --wait-for-db waits for a database that does not answer yet
     // Without the flag: a connection error at once (exit 3).
     const refused = await runCliProcess(args);
     assertEquals(refused.code, 3, refused.stderr);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "cli.ts", ...args, "--wait-for-db", "30"],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    const readUntil = async (pattern: RegExp) => {
-      while (!pattern.test(seen)) {
-        const { value, done } = await stderr.read();
-        if (done) throw new Error(`run-loop exited early: ${seen}`);
-        seen += value;
-      }
-    };
+    const run = spawnRunLoop([...args, "--wait-for-db", "30"]);
     try {
-      await readUntil(/Waiting up to 30 s for the database/);
+      await run.readUntil(/Waiting up to 30 s for the database/);
       await proxy.restore();
-      await readUntil(/Running 1 projection/);
-      child.kill("SIGTERM");
-      assertEquals((await child.status).code, 0, seen);
+      await run.readUntil(/Running 1 projection/);
+      assertEquals(await run.stop(), 0, run.seen);
     } finally {
-      stderr.releaseLock();
-      await child.stderr.cancel().catch(() => {});
-      await child.stdout.cancel().catch(() => {});
+      await run.cleanup();
       proxy.close();
     }
   });
 });
 
-testServer(
-  "run-loop logs an outage once and its recovery once, as JSON lines",
-  async (url) => {
-    const proxy = await TcpProxy.start(url);
-    await withSchema(url, async (_store, direct) => {
-      const db = direct.map((arg) => arg === url ? proxy.url(url) : arg);
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "cli.ts",
-          ...db,
-          "--config",
-          CONFIG,
-          "projections",
-          "run-loop",
-          "--use-notify",
-          "false",
-          "--poll-interval-ms",
-          "50",
-          "--log-format",
-          "json",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-      let seen = "";
-      const readUntil = async (pattern: RegExp) => {
-        while (!pattern.test(seen)) {
-          const { value, done } = await stderr.read();
-          if (done) throw new Error(`run-loop exited early: ${seen}`);
-          seen += value;
-        }
-      };
-      try {
-        await readUntil(/Running 1 projection/);
-        proxy.hangUp();
-        await readUntil(/unreachable/);
-        // Dozens of polls fail while the database is away; none of them adds a line.
-        await new Promise((resolve) => setTimeout(resolve, 1_500));
-        await proxy.restore();
-        await readUntil(/Recovered/);
-        child.kill("SIGTERM");
-        assertEquals((await child.status).code, 0);
-        const lines = seen.trim().split("\n").map((line) => JSON.parse(line));
-        for (const line of lines) {
-          assert(!Number.isNaN(Date.parse(line.time)), JSON.stringify(line));
-          assert(["info", "warn", "error"].includes(line.level), JSON.stringify(line));
-        }
-        assertEquals(lines.filter((l) => l.level === "error").length, 1, seen);
-        const [recovered] = lines.filter((l) => /Recovered/.test(l.message));
-        assert(recovered.failedTicks > 1, `several ticks failed: ${seen}`);
-        assertEquals(lines.filter((l) => /Recovered/.test(l.message)).length, 1, seen);
-      } finally {
-        stderr.releaseLock();
-        await child.stderr.cancel().catch(() => {});
-        await child.stdout.cancel().catch(() => {});
-        proxy.close();
+testServer("run-loop logs an outage once and its recovery once, as JSON lines", async (url) => {
+  const proxy = await TcpProxy.start(url);
+  await withSchema(url, async (_store, direct) => {
+    const db = direct.map((arg) => arg === url ? proxy.url(url) : arg);
+    const run = spawnRunLoop([
+      ...db,
+      ...["--config", CONFIG, "projections", "run-loop", "--use-notify", "false"],
+      ...["--poll-interval-ms", "50", "--log-format", "json"],
+    ]);
+    try {
+      await run.readUntil(/Running 1 projection/);
+      proxy.hangUp();
+      await run.readUntil(/unreachable/);
+      // Dozens of polls fail while the database is away; none of them adds a line.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await proxy.restore();
+      await run.readUntil(/Recovered/);
+      assertEquals(await run.stop(), 0, run.seen);
+      const lines = run.seen.trim().split("\n").map((line) => JSON.parse(line));
+      for (const line of lines) {
+        assert(!Number.isNaN(Date.parse(line.time)), JSON.stringify(line));
+        assert(["info", "warn", "error"].includes(line.level), JSON.stringify(line));
       }
-    });
-  },
-);
+      assertEquals(lines.filter((l) => l.level === "error").length, 1, run.seen);
+      const recovered = lines.filter((l) => /Recovered/.test(l.message));
+      assertEquals(recovered.length, 1, run.seen);
+      assert(recovered[0].failedTicks > 1, `several ticks failed: ${run.seen}`);
+    } finally {
+      await run.cleanup();
+      proxy.close();
+    }
+  });
+});
