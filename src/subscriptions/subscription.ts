@@ -112,6 +112,8 @@ export class SubscriptionMember implements Subscription {
   #chain: Promise<unknown> = Promise.resolve();
   #beatTimer?: ReturnType<typeof setTimeout>;
   #beating: Promise<void> = Promise.resolve();
+  /** Whether the last turn of the loop failed to reach the database (reported once). */
+  #unreachable = false;
   #beatRun?: Promise<void>;
 
   private constructor(
@@ -273,22 +275,27 @@ export class SubscriptionMember implements Subscription {
     while (!this.#closed) {
       if (this.#options.signal?.aborted) break;
       if (this.#fatal !== undefined) throw this.#fatal;
-      await this.#settle.resolveTentative(false);
-      const tracker = this.#session.tracker;
-      const next = tracker.nextDeliverable(Date.now(), this.#session.handingOver);
-      if (next && this.#spare > 0) {
-        this.#spare--;
-        return { done: false, value: this.#settle.deliver(next) };
+      let step: IteratorResult<EventEnvelope> | "continue" | "break";
+      try {
+        step = await this.#step();
+        this.#unreachable = false;
+      } catch (error) {
+        // The database went away (a restart, a cut): reported once, then the loop waits a poll
+        // and goes on. What was not written stays pending and is written again (settlement).
+        if (!isRillflowError(error, "CONNECTION_ERROR")) throw error;
+        if (!this.#unreachable) {
+          reportError(
+            this.#options.onError,
+            error,
+            "delivery (retrying until the database answers)",
+          );
+        }
+        this.#unreachable = true;
+        await this.#idle();
+        continue;
       }
-      if (next) {
-        if (await this.#reserve()) continue;
-      } else {
-        await this.#flush();
-        const found = await this.#scan();
-        if (found === "fetched") continue;
-        if (found === "caught-up" && this.#options.stopWhenCaughtUp) break;
-      }
-      await this.#idle();
+      if (step === "break") break;
+      if (step !== "continue") return step;
     }
     // Ending by itself (caught up): shut down, and fail with the close's failure. A close
     // already under way (close(), the signal, the store) waits for this call, so it is the
@@ -298,6 +305,27 @@ export class SubscriptionMember implements Subscription {
       await this.#close.closing();
     }
     return { done: true, value: undefined };
+  }
+
+  /** One turn of the delivery loop: an event to deliver, or whether to go on. */
+  async #step(): Promise<IteratorResult<EventEnvelope> | "continue" | "break"> {
+    await this.#settle.resolveTentative(false);
+    const tracker = this.#session.tracker;
+    const next = tracker.nextDeliverable(Date.now(), this.#session.handingOver);
+    if (next && this.#spare > 0) {
+      this.#spare--;
+      return { done: false, value: this.#settle.deliver(next) };
+    }
+    if (next) {
+      if (await this.#reserve()) return "continue";
+    } else {
+      await this.#flush();
+      const found = await this.#scan();
+      if (found === "fetched") return "continue";
+      if (found === "caught-up" && this.#options.stopWhenCaughtUp) return "break";
+    }
+    await this.#idle();
+    return "continue";
   }
 
   async #reserve(): Promise<boolean> {
