@@ -40,11 +40,6 @@ export class OpenMembers {
     this.#members.delete(member);
   }
 
-  /** How many members are open. */
-  get size(): number {
-    return this.#members.size;
-  }
-
   /**
    * Closes every open member, at the same time, and waits for them all.
    * Their failures go to their own `onError`; this never rejects.
