@@ -1,0 +1,165 @@
+/**
+ * A projection daemon and a two-member shared subscription group while events
+ * are appended, through a server restart and through every connection cut for
+ * a second (issue #17): the projection applies each event exactly once, the
+ * group delivers each at least once, nothing is restarted by hand.
+ *
+ * `deno task test:faults:daemon`. Not in CI yet: about one run in six ends the
+ * test process with `TypeError: Cannot read properties of null (reading
+ * 'write')` thrown from postgres.js 3.4.9's deferred socket write
+ * (`connection.js` `nextWrite`) on a connection closed by the restart, after
+ * the scenarios themselves passed. That is a process-ending failure inside the
+ * driver, and #17 stays open for it.
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { waitFor } from "../_wait.ts";
+import { event, Expected, RillflowError } from "../../mod.ts";
+import { contextOf } from "../../src/_context.ts";
+import { TcpProxy } from "../_tcp_proxy.ts";
+import {
+  faultTest,
+  openStore,
+  pause,
+  restartServer,
+  retries,
+  retrying,
+  TEST_URL,
+} from "./_faults.ts";
+
+/**
+ * A daemon and a two-member shared group run while events are appended; `fault` strikes once a
+ * third is appended. Afterwards: the projection applied each event exactly once, the group
+ * delivered each at least once, and nothing was restarted by hand.
+ */
+async function daemonAndGroupThrough(url: string, fault: () => Promise<void>): Promise<void> {
+  const schema = `faults_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const store = await openStore(url, schema);
+  const { executor } = contextOf(store);
+  await executor.query(`create table "${schema}".applied (global_seq bigint not null)`);
+  const stop = new AbortController();
+  const errors: string[] = [];
+  const daemon = store.projections({
+    pollIntervalMs: 50,
+    leaseTtlMs: 2_000,
+    onError: (error) => errors.push(String(error)),
+  });
+  daemon.register("applied", {
+    eventTypes: ["Work"],
+    apply: async (envelope, tx) =>
+      void await tx.query("insert into applied (global_seq) values ($1)", [envelope.globalSeq]),
+  });
+  await store.subscriptions.create("faults", { eventTypes: ["Work"] });
+  const delivered = new Set<number>();
+  let deliveries = 0;
+  const consume = async (memberId: string) => {
+    const member = await store.subscriptions.subscribe("faults", {
+      group: "workers",
+      members: "shared",
+      memberId,
+      ackMode: "manual",
+      batchSize: 50,
+      leaseTtlMs: 2_000,
+      pollIntervalMs: 50,
+      useNotify: false,
+      signal: stop.signal,
+      onError: (error) => errors.push(`${memberId}: ${error}`),
+    });
+    for await (const envelope of member) {
+      delivered.add(envelope.globalSeq);
+      deliveries++;
+      await retrying(() => member.ack(envelope.globalSeq));
+    }
+  };
+  const total = 400;
+  const appended: number[] = [];
+  try {
+    const running = daemon.run({ signal: stop.signal, useNotify: false });
+    running.catch(() => {}); // awaited below
+    const members = Promise.all(["m1", "m2"].map(consume));
+    members.catch(() => {}); // awaited below; a failure fails the test there
+    const appending = (async () => {
+      for (let i = 0; i < total; i++) {
+        const stream = crypto.randomUUID();
+        const result = await retrying(async () => {
+          try {
+            return await store.events.append(stream, Expected.noStream, [event("Work", { i })]);
+          } catch (error) {
+            // A lost answer whose append committed: the stream is at 1 now.
+            if (error instanceof RillflowError && error.code === "CONCURRENCY_CONFLICT") {
+              const [first] = await store.events.readStream(stream);
+              return { streamVersion: 1, globalSeqs: [first!.globalSeq] };
+            }
+            throw error;
+          }
+        });
+        appended.push(result.globalSeqs[0]!);
+        if (i % 20 === 0) await pause(10);
+      }
+    })();
+    await waitFor("a third appended and applied", () => appended.length > total / 3);
+    const [retriedBefore, errorsBefore] = [retries(), errors.length];
+    await fault();
+    await appending;
+    // The fault was felt: appends were retried, or the daemon and members reported it (appends
+    // that only waited for a connection through the outage count as neither).
+    assert(
+      retries() > retriedBefore || errors.length > errorsBefore,
+      `the fault reached the work: ${retries() - retriedBefore} retries, ${
+        errors.length - errorsBefore
+      } errors reported`,
+    );
+    await waitFor("every event applied", async () => {
+      const [row] = await executor.query<{ n: number }>(
+        `select count(*)::int as n from "${schema}".applied`,
+      ).catch(() => [{ n: 0 }]);
+      return row!.n >= total;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    await waitFor("every event delivered", () => appended.every((s) => delivered.has(s)), {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
+    const [counts] = await executor.query<{ n: number; distinct_n: number }>(
+      `select count(*)::int as n, count(distinct global_seq)::int as distinct_n
+           from "${schema}".applied`,
+    );
+    assertEquals(counts, { n: total, distinct_n: total }, "the projection applied each once");
+    assert(deliveries >= total, "the group delivered every event at least once");
+    stop.abort();
+    await running;
+    await members;
+    console.log(
+      `  redeliveries after the fault: ${
+        deliveries - delivered.size
+      }; errors reported: ${errors.length}`,
+    );
+  } finally {
+    stop.abort();
+    await retrying(() => executor.query(`drop schema "${schema}" cascade`));
+    await store.close();
+  }
+}
+
+faultTest(
+  "a daemon and a shared subscription group resume by themselves after a server restart",
+  (url) => daemonAndGroupThrough(url, restartServer),
+);
+
+Deno.test({
+  name:
+    "a daemon and a shared subscription group resume by themselves after every connection is cut",
+  ignore: !TEST_URL,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const proxy = await TcpProxy.start(TEST_URL!);
+    try {
+      await daemonAndGroupThrough(proxy.url(TEST_URL!), async () => {
+        proxy.hangUp();
+        await pause(1_000);
+        await proxy.restore();
+      });
+    } finally {
+      proxy.close();
+    }
+  },
+});
