@@ -8,6 +8,7 @@ import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { event, Expected, RillflowError, Store } from "../mod.ts";
 import { dropSchemaAndClose, freshSchema, testServer } from "./_backends.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
+import { contextOf } from "../src/_context.ts";
 
 /** A local port whose connections are accepted, then handled by `onConn` (no PostgreSQL). */
 function fakeServer(onConn: (conn: Deno.Conn) => void) {
@@ -133,6 +134,53 @@ testServer(
       proxy.close();
       await store.close();
       await dropSchemaAndClose(setup);
+    }
+  },
+);
+
+testServer(
+  "a transaction whose connection is cut while its callback waits fails with CONNECTION_ERROR, and nothing is written to the dead connection",
+  async (url) => {
+    // postgres.js 3.4 writes a transaction's COMMIT or ROLLBACK even when its connection has
+    // closed; the write is deferred to a timer, which then throws on the closed socket and ends
+    // the process. The store must not let a callback settle the transaction after the loss.
+    const proxy = await TcpProxy.start(url);
+    const store = await Store.connect(proxy.url(url), {
+      connectTimeoutMs: 1_000,
+      maxConnections: 2,
+    });
+    const { executor } = contextOf(store);
+    try {
+      for (const settleAs of ["return", "throw", "savepoint"] as const) {
+        const error = await assertRejects(
+          () =>
+            executor.transaction(async (tx) => {
+              await tx.query("select 1");
+              if (settleAs === "savepoint") {
+                return await tx.savepoint(async (inner) => {
+                  await inner.query("select 2");
+                  proxy.cut();
+                  await settle(200);
+                  return "done";
+                });
+              }
+              proxy.cut();
+              await settle(200);
+              if (settleAs === "throw") throw new Error("the callback's own failure");
+              return "done";
+            }),
+          RillflowError,
+        );
+        assertEquals(error.code, "CONNECTION_ERROR");
+        assert(error.retryable, "a lost connection is worth retrying");
+        // A write on the dead connection would throw from the driver's timer within this wait.
+        await settle(300);
+        await proxy.restore();
+      }
+      assertEquals(await executor.query<{ one: number }>("select 1 as one"), [{ one: 1 }]);
+    } finally {
+      proxy.close();
+      await store.close();
     }
   },
 );

@@ -177,7 +177,9 @@ function txHandle(t: postgres.TransactionSql, connection: TxConnection): Interna
           connection.failed,
         ]) as T;
       } catch (error) {
-        throw fromDriver(error) ? mapDatabaseError(error) : error;
+        const failure = fromDriver(error) ? mapDatabaseError(error) : error;
+        connection.observe(failure); // the SAVEPOINT statement's own failure, too
+        throw failure;
       }
     },
   };
@@ -221,6 +223,11 @@ class PostgresExecutor implements Executor {
           throw error;
         }
       });
+      // postgres.js rejects `begin` as soon as the connection closes, while the callback may still
+      // be running; when the callback then settles, postgres.js writes COMMIT or ROLLBACK to the
+      // closed socket from a timer, which throws and ends the process. Marking the connection
+      // lost here strands the callback's outcome instead (see TxConnection.stranded).
+      work.catch((error: unknown) => connection.observe(mapDatabaseError(error)));
       return await Promise.race([work, connection.failed]) as T;
     } catch (error) {
       throw fromDriver(error) ? mapDatabaseError(error) : error;
