@@ -1,8 +1,8 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { testServer } from "./_backends.ts";
+import { dropSchemaAndClose, freshSchema, testServer } from "./_backends.ts";
 import { waitFor } from "./_wait.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
-import { Store } from "../mod.ts";
+import { event, Expected, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { NotifyListener } from "../src/observability/notify_listener.ts";
 
@@ -73,3 +73,46 @@ testServer("a listener survives the database going away and coming back", async 
     await store.close();
   }
 });
+
+testServer(
+  "a daemon whose connections are cut is woken by NOTIFY again, not by its poll",
+  async (url) => {
+    const proxy = await TcpProxy.start(url);
+    const schema = freshSchema();
+    const setup = await Store.connect(url, { schema, autoMigrate: true });
+    const store = await Store.connect(proxy.url(url), { schema, connectTimeoutMs: 2_000 });
+    const applied: number[] = [];
+    // A poll interval far beyond the test: whatever applies the events below was woken by NOTIFY
+    // (or, once, by the listener's reconnect, which wakes the daemon to catch up).
+    const daemon = store.projections({ pollIntervalMs: 600_000 }).register("woken", {
+      eventTypes: ["Ping"],
+      apply: (envelope) => Promise.resolve(void applied.push(envelope.globalSeq)),
+    });
+    const stop = new AbortController();
+    const running = daemon.run({ signal: stop.signal, useNotify: true });
+    const appendAndWait = async (what: string) => {
+      const [seq] = (await setup.events.append(crypto.randomUUID(), Expected.any, [
+        event("Ping", {}),
+      ])).globalSeqs;
+      await waitFor(what, () => applied.includes(seq!));
+    };
+    try {
+      await waitFor("the daemon to listen", () => daemon.notifyState === "listening");
+      await appendAndWait("an event applied by NOTIFY");
+      proxy.cut();
+      // The port is free again once the closed listener has let go of it.
+      await waitFor("the proxy to accept again", async () => (await proxy.restore(), true));
+      // The first event after the cut may be applied by the reconnect's own wake-up; the second,
+      // appended after that, only by a NOTIFY on the new LISTEN connection.
+      await appendAndWait("the first event after the cut");
+      await appendAndWait("the second event after the cut");
+      assertEquals(daemon.notifyState, "listening");
+    } finally {
+      stop.abort();
+      await running;
+      proxy.close();
+      await store.close();
+      await dropSchemaAndClose(setup);
+    }
+  },
+);
