@@ -3,7 +3,8 @@
  * the same inserts, and append-to-applied latency with NOTIFY.
  */
 import type postgres from "postgres";
-import { event, Expected, type Projection } from "../mod.ts";
+import { event, Expected, type Projection, type Store } from "../mod.ts";
+import { EVENTS_CHANNEL } from "../src/observability/notify_listener.ts";
 import { contextOf } from "../src/_context.ts";
 import { type Measured, timed, type Workload } from "./harness.ts";
 
@@ -37,6 +38,65 @@ function latencyNote(samples: number[]): string {
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Terminates the daemon's LISTEN connection and waits until it listens again. */
+async function killListener(store: Store): Promise<void> {
+  const { executor } = contextOf(store);
+  const listen = `listen "${EVENTS_CHANNEL}"`;
+  const pids = async () =>
+    (await executor.query<{ pid: number }>(
+      "select pid from pg_stat_activity where query = $1",
+      [listen],
+    )).map((row) => row.pid);
+  const killed = await pids();
+  if (killed.length === 0) throw new Error("no LISTEN connection to kill");
+  await executor.query("select pg_terminate_backend(pid) from unnest($1::int[]) as pid", [killed]);
+  while (!(await pids()).some((pid) => !killed.includes(pid))) await pause(5);
+}
+
+/** Append → applied latency of an idle daemon woken by NOTIFY, after `disrupt` if given. */
+async function notifiedLatency(
+  store: Store,
+  scale: number,
+  disrupt?: (daemonStore: Store) => Promise<void>,
+): Promise<Measured> {
+  const applied = new Map<number, number>();
+  let waiting: { seq: number; resolve: () => void } | null = null;
+  const daemon = store.projections({ pollIntervalMs: 60_000, leaseTtlMs: 600_000 })
+    .register(
+      "latency",
+      readModel((seq) => {
+        applied.set(seq, performance.now());
+        if (waiting?.seq === seq) waiting.resolve();
+      }),
+    );
+  const controller = new AbortController();
+  const running = daemon.run({ signal: controller.signal, useNotify: true });
+  await daemon.runUntilIdle().catch(() => {});
+  await pause(200);
+  if (disrupt) {
+    await disrupt(store);
+    await pause(200);
+  }
+  const samples: number[] = [];
+  const n = LATENCY_SAMPLES * scale;
+  const started = performance.now();
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const [seq] = (await store.events.append(crypto.randomUUID(), Expected.any, [
+      event("Ping", { k: i }),
+    ])).globalSeqs;
+    if (!applied.has(seq!)) {
+      await new Promise<void>((resolve) => waiting = { seq: seq!, resolve });
+    }
+    samples.push(applied.get(seq!)! - t0);
+    await pause(5); // idle between appends
+  }
+  const ms = performance.now() - started;
+  controller.abort();
+  await running;
+  return { ops: n, ms, note: latencyNote(samples) };
+}
 
 /**
  * Each floor call runs this many times and keeps its fastest run (the machine
@@ -112,40 +172,7 @@ export const projectionWorkloads: Workload[] = [
     name: "append → applied latency, NOTIFY, idle daemon",
     unit: "events",
     target: "p99 < 100 ms",
-    async rillflow({ store, scale }) {
-      const applied = new Map<number, number>();
-      let waiting: { seq: number; resolve: () => void } | null = null;
-      const daemon = store.projections({ pollIntervalMs: 60_000, leaseTtlMs: 600_000 })
-        .register(
-          "latency",
-          readModel((seq) => {
-            applied.set(seq, performance.now());
-            if (waiting?.seq === seq) waiting.resolve();
-          }),
-        );
-      const controller = new AbortController();
-      const running = daemon.run({ signal: controller.signal, useNotify: true });
-      await daemon.runUntilIdle().catch(() => {});
-      await pause(200);
-      const samples: number[] = [];
-      const n = LATENCY_SAMPLES * scale;
-      const started = performance.now();
-      for (let i = 0; i < n; i++) {
-        const t0 = performance.now();
-        const [seq] = (await store.events.append(crypto.randomUUID(), Expected.any, [
-          event("Ping", { k: i }),
-        ])).globalSeqs;
-        if (!applied.has(seq!)) {
-          await new Promise<void>((resolve) => waiting = { seq: seq!, resolve });
-        }
-        samples.push(applied.get(seq!)! - t0);
-        await pause(5); // idle between appends
-      }
-      const ms = performance.now() - started;
-      controller.abort();
-      await running;
-      return { ops: n, ms, note: latencyNote(samples) };
-    },
+    rillflow: ({ store, scale }) => notifiedLatency(store, scale),
     async floor({ raw, scale }) {
       // The floor: LISTEN, insert an event and notify, on notification read it
       // and write the read model — the least a notified consumer can do.
@@ -180,5 +207,11 @@ export const projectionWorkloads: Workload[] = [
       await listener.unlisten();
       return { ops: n, ms, note: latencyNote(samples) };
     },
+  },
+  {
+    name: "append → applied latency, NOTIFY, after the LISTEN connection was killed",
+    unit: "events",
+    target: "p99 < 100 ms",
+    rillflow: ({ store, scale }) => notifiedLatency(store, scale, killListener),
   },
 ];
