@@ -227,7 +227,11 @@ class PostgresExecutor implements Executor {
       // be running; when the callback then settles, postgres.js writes COMMIT or ROLLBACK to the
       // closed socket from a timer, which throws and ends the process. Marking the connection
       // lost here strands the callback's outcome instead (see TxConnection.stranded).
-      work.catch((error: unknown) => connection.observe(mapDatabaseError(error)));
+      work.catch((error: unknown) => {
+        try {
+          connection.observe(mapDatabaseError(error));
+        } catch { /* the callback's own TypeError or RangeError: not a lost connection */ }
+      });
       return await Promise.race([work, connection.failed]) as T;
     } catch (error) {
       throw fromDriver(error) ? mapDatabaseError(error) : error;
