@@ -42,6 +42,33 @@ export interface StoreOptions {
   /** Apply pending migrations on connect (default: on for `pglite:` URLs, off for servers). */
   autoMigrate?: boolean;
   /**
+   * What sits between Rillflow and PostgreSQL (`postgres://` URLs only; default `"none"`).
+   * `"transaction"`: a pooler in transaction mode, such as PgBouncer with
+   * `pool_mode = transaction`. Statements are then sent unnamed (a transaction pooler moves
+   * each transaction to whichever server connection is free, where another connection's
+   * prepared statements do not exist), and what needs a session of its own (LISTEN for the
+   * daemon's and subscriptions' wake-ups, dedicated connections) connects to `directUrl`;
+   * without it, starting such a feature fails with `INVALID_INPUT` naming `directUrl`.
+   * Documents, queries, appends, sessions, projections and subscriptions that poll all
+   * work through the pooler. A pooler in session mode needs no option.
+   *
+   * @example Behind PgBouncer in transaction mode
+   * ```ts ignore
+   * const store = await Store.connect("postgres://app:secret@pgbouncer:6432/app", {
+   *   pooler: "transaction",
+   *   directUrl: "postgres://app:secret@db:5432/app", // LISTEN and dedicated connections
+   * });
+   * ```
+   */
+  pooler?: "none" | "transaction";
+  /**
+   * A `postgres://` URL straight to the PostgreSQL server, bypassing any pooler, for what
+   * needs a session of its own: the LISTEN connections of the daemon and of subscriptions,
+   * and dedicated connections. Connected and checked by `Store.connect`, like the main URL.
+   * Without it these use the main URL, or under `pooler: "transaction"` fail when started.
+   */
+  directUrl?: string;
+  /**
    * Multi-tenancy. `"single"` (default): one schema. `"schema-per-tenant"`: each tenant in
    * schema `tenant_<name>`; operations route to the tenant named by `forTenant(name)`,
    * `session({ tenant })` or the resolver, per transaction.
@@ -106,6 +133,32 @@ function validateOptions(options: StoreOptions): void {
   }
   if (options.upcasters !== undefined && !(options.upcasters instanceof UpcasterRegistry)) {
     throw new TypeError("upcasters must be an UpcasterRegistry");
+  }
+  validatePoolerOptions(options);
+}
+
+/** `pooler` and `directUrl`; the URL is never echoed (it may hold a password). */
+function validatePoolerOptions(options: StoreOptions): void {
+  const { pooler, directUrl } = options;
+  if (pooler !== undefined && pooler !== "none" && pooler !== "transaction") {
+    throw new TypeError(`pooler must be "none" or "transaction", got ${JSON.stringify(pooler)}`);
+  }
+  if (directUrl === undefined) return;
+  if (typeof directUrl !== "string" || !/^postgres(ql)?:\/\//.test(directUrl)) {
+    throw new TypeError("directUrl must be a postgres:// or postgresql:// URL");
+  }
+  try {
+    new URL(directUrl);
+  } catch {
+    throw new TypeError("directUrl must be a postgres:// or postgresql:// URL (it is malformed)");
+  }
+}
+
+/** `pooler` and `directUrl` concern servers: with an embedded URL they are a mistake. */
+function validateOptionsForUrl(url: string, options: StoreOptions): void {
+  const server = typeof url === "string" && /^postgres(ql)?:\/\//.test(url);
+  if (!server && ((options.pooler ?? "none") !== "none" || options.directUrl !== undefined)) {
+    throw new TypeError("pooler and directUrl apply to postgres:// and postgresql:// URLs only");
   }
 }
 
@@ -291,9 +344,12 @@ export class Store {
    */
   static async connect(url: string, options: StoreOptions = {}): Promise<Store> {
     validateOptions(options);
+    validateOptionsForUrl(url, options);
     const executor: Executor = await openExecutor(url, {
       maxConnections: options.maxConnections,
       connectTimeoutMs: options.connectTimeoutMs,
+      pooler: options.pooler,
+      directUrl: options.directUrl,
     });
     const schema = options.schema ?? "public";
     const context = new StoreContext(executor, schema, settingsFor(options, executor, schema));

@@ -122,6 +122,19 @@ export interface ConnectOptions {
   maxConnections?: number;
   /** How long connecting may take before `CONNECTION_ERROR`. */
   connectTimeoutMs?: number;
+  /**
+   * What sits between Rillflow and the server (postgres.js only). `"transaction"`: a pooler
+   * in transaction mode (PgBouncer `pool_mode = transaction`), so statements are sent
+   * unnamed (no server-side prepared statements) and what needs a session of its own
+   * (LISTEN, dedicated connections) goes to `directUrl`. `"none"` by default.
+   */
+  pooler?: "none" | "transaction";
+  /**
+   * A `postgres://` URL straight to the server, bypassing the pooler, for what needs a
+   * session of its own: LISTEN and dedicated connections. Without it they use the main URL,
+   * or under `pooler: "transaction"` fail with `INVALID_INPUT` naming this option.
+   */
+  directUrl?: string;
 }
 
 /**

@@ -189,11 +189,18 @@ function txHandle(t: postgres.TransactionSql, connection: TxConnection): Interna
 class PostgresExecutor implements Executor {
   readonly kind = "postgres" as const;
 
+  /**
+   * @param sql The pool for statements and transactions.
+   * @param description Where it points, without credentials.
+   * @param maxConnections The pool size.
+   * @param session Where what needs a session of its own connects (LISTEN, dedicated
+   *   connections), or null behind a transaction pooler without `directUrl`.
+   */
   constructor(
     readonly sql: Sql,
     readonly description: string,
     readonly maxConnections: number,
-    readonly listenTarget: ListenTarget,
+    readonly session: SessionTarget | null,
   ) {}
 
   // An arrow bound to this instance: wrappers built with `Object.create(executor, …)` (views,
@@ -246,7 +253,12 @@ class PostgresExecutor implements Executor {
     onPayload: (payload: string) => void,
     onReconnect?: () => void,
   ): Promise<Listener> {
-    const inner = await listenWithReconnect(this.listenTarget, channel, onPayload, onReconnect);
+    const inner = await listenWithReconnect(
+      this.#sessionTarget("LISTEN"),
+      channel,
+      onPayload,
+      onReconnect,
+    );
     const listener: Listener = {
       unlisten: () => {
         this.#listeners.delete(listener);
@@ -257,8 +269,20 @@ class PostgresExecutor implements Executor {
     return listener;
   }
 
+  /** The session target for `feature`, or the error that names `directUrl`. */
+  #sessionTarget(feature: string): SessionTarget {
+    if (this.session) return this.session;
+    throw new RillflowError(
+      "INVALID_INPUT",
+      `Cannot ${feature} through a transaction pooler (pooler: "transaction"): it needs a ` +
+        `session of its own. Pass directUrl, a URL straight to PostgreSQL, to Store.connect`,
+      { retryable: false, details: { option: "directUrl", feature } },
+    );
+  }
+
   async dedicated(): Promise<DedicatedConnection> {
-    const reserved = await mapped(() => this.sql.reserve());
+    const pool = this.#sessionTarget("reserve a dedicated connection").pool ?? this.sql;
+    const reserved = await mapped(() => pool.reserve());
     return {
       query: <R>(text: string, params?: readonly unknown[]) => rowsOf<R>(reserved, text, params),
       release: () => Promise.resolve(reserved.release()),
@@ -267,43 +291,32 @@ class PostgresExecutor implements Executor {
 
   async close(): Promise<void> {
     await Promise.all([...this.#listeners].map((listener) => listener.unlisten()));
-    await this.sql.end({ timeout: 5 });
+    await Promise.all([this.sql.end({ timeout: 5 }), this.session?.pool?.end({ timeout: 5 })]);
   }
 }
 
+/** Where what needs a session connects: the listener's URL and the pool of dedicated connections. */
+interface SessionTarget extends ListenTarget {
+  /** The pool of `directUrl`, or null when sessions use the main pool. */
+  readonly pool: Sql | null;
+}
+
 /**
- * Connects to a PostgreSQL server and checks the connection within the timeout.
+ * Sends `select 1` on a new pool within the timeout; on failure ends the pool and throws.
  *
- * @param url A `postgres://` or `postgresql://` URL.
- * @param options Pool size and connect timeout.
- * @returns A ready executor.
- * @throws {RillflowError} `CONNECTION_ERROR` naming host and database, never the password.
+ * @param sql The pool.
+ * @param url Its URL (for the message; the password never shows).
+ * @param timeoutMs How long the check may take.
+ * @param option The option naming the URL, for the message (`directUrl`), if not the main one.
+ * @throws {RillflowError} `CONNECTION_ERROR` naming host and database.
  */
-export async function connectPostgres(url: string, options: ConnectOptions): Promise<Executor> {
+async function checkConnected(
+  sql: Sql,
+  url: string,
+  timeoutMs: number,
+  option?: string,
+): Promise<void> {
   const where = describeServerUrl(url);
-  const maxConnections = options.maxConnections ?? 10;
-  const timeoutMs = options.connectTimeoutMs ?? 10_000;
-  const driverOptions = {
-    connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
-    onnotice: () => {},
-    // Parsed by postgres.js though missing from its types (see postgres_socket.ts).
-    socket: noDelaySocket(timeoutMs),
-    types: {
-      // int8 (counts, positions) as JS numbers: positions stay below 2^53.
-      bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: Number },
-      // JSON parameters arrive as JSON text (see normalizeParams), as PGlite expects too.
-      jsonb: {
-        to: 3802,
-        from: [114, 3802],
-        serialize: (x: unknown) => typeof x === "string" ? x : JSON.stringify(x),
-        parse: (x: string) => JSON.parse(x),
-      },
-    },
-  };
-  const sql = postgres(url, {
-    ...driverOptions,
-    max: maxConnections,
-  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
@@ -321,14 +334,70 @@ export async function connectPostgres(url: string, options: ConnectOptions): Pro
       : redact(error instanceof Error ? error.message : String(error), url);
     throw new RillflowError(
       "CONNECTION_ERROR",
-      `Cannot connect to PostgreSQL at ${where.host}, database "${where.database}": ${reason}`,
-      { cause: error, details: { host: where.host, database: where.database } },
+      `Cannot connect to PostgreSQL at ${where.host}, database "${where.database}"` +
+        `${option ? ` (${option})` : ""}: ${reason}`,
+      {
+        cause: error,
+        details: { host: where.host, database: where.database, ...(option ? { option } : {}) },
+      },
     );
   } finally {
     clearTimeout(timer);
   }
-  return new PostgresExecutor(sql, where.text, maxConnections, {
-    url,
-    connectTimeoutMs: timeoutMs,
-  });
+}
+
+/**
+ * Connects to a PostgreSQL server and checks the connection within the timeout.
+ *
+ * Under `pooler: "transaction"` statements are sent unnamed: a transaction pooler hands
+ * each transaction to whichever server connection is free, where a named prepared
+ * statement of another connection does not exist (PgBouncer before 1.21 cannot track
+ * them). LISTEN and dedicated connections need a session: they connect to `directUrl`
+ * (checked here too), or without it fail with `INVALID_INPUT` when asked for.
+ *
+ * @param url A `postgres://` or `postgresql://` URL.
+ * @param options Pool size, connect timeout, pooler and direct URL.
+ * @returns A ready executor.
+ * @throws {RillflowError} `CONNECTION_ERROR` naming host and database, never the password.
+ */
+export async function connectPostgres(url: string, options: ConnectOptions): Promise<Executor> {
+  const where = describeServerUrl(url);
+  const maxConnections = options.maxConnections ?? 10;
+  const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const pooled = options.pooler === "transaction";
+  const driverOptions = {
+    connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    onnotice: () => {},
+    // Parsed by postgres.js though missing from its types (see postgres_socket.ts).
+    socket: noDelaySocket(timeoutMs),
+    types: {
+      // int8 (counts, positions) as JS numbers: positions stay below 2^53.
+      bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: Number },
+      // JSON parameters arrive as JSON text (see normalizeParams), as PGlite expects too.
+      jsonb: {
+        to: 3802,
+        from: [114, 3802],
+        serialize: (x: unknown) => typeof x === "string" ? x : JSON.stringify(x),
+        parse: (x: string) => JSON.parse(x),
+      },
+    },
+  };
+  // `prepare: false` here overrides the `prepare: true` of every statement (rowsOf), and
+  // also covers postgres.js's own BEGIN and COMMIT.
+  const sql = postgres(url, { ...driverOptions, max: maxConnections, prepare: !pooled });
+  await checkConnected(sql, url, timeoutMs);
+  let session: SessionTarget | null = pooled
+    ? null
+    : { url, connectTimeoutMs: timeoutMs, pool: null };
+  if (options.directUrl !== undefined) {
+    const pool = postgres(options.directUrl, { ...driverOptions, max: maxConnections });
+    try {
+      await checkConnected(pool, options.directUrl, timeoutMs, "directUrl");
+    } catch (error) {
+      sql.end({ timeout: 0 }).catch(() => {});
+      throw error;
+    }
+    session = { url: options.directUrl, connectTimeoutMs: timeoutMs, pool };
+  }
+  return new PostgresExecutor(sql, where.text, maxConnections, session);
 }

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Executor, Listener } from "../db/executor.ts";
+import { isRillflowError, RillflowError } from "../errors.ts";
 
 /** The channel appends are announced on after they commit (the payload is the schema name). */
 export { eventsChannel as EVENTS_CHANNEL } from "../events/notify.ts";
@@ -92,11 +93,26 @@ export class NotifyListener {
    * @param executor The database.
    * @param options Channel, payload filter, wake-up callback and watchdog timing.
    * @returns The listener.
-   * @throws {RillflowError} When LISTEN fails (the caller falls back to polling).
+   * @throws {RillflowError} When LISTEN fails (the caller falls back to polling);
+   *   `INVALID_INPUT` when the store cannot LISTEN at all (a transaction pooler without
+   *   `directUrl`), which callers let fail their start.
    */
   static async start(executor: Executor, options: NotifyListenerOptions): Promise<NotifyListener> {
     const listener = new NotifyListener(executor, options);
-    listener.#handle = await listener.#listen();
+    try {
+      listener.#handle = await listener.#listen();
+    } catch (error) {
+      if (!isRillflowError(error, "INVALID_INPUT")) throw error;
+      throw new RillflowError(
+        "INVALID_INPUT",
+        `${error.message}, or pass useNotify: false to poll`,
+        {
+          cause: error,
+          retryable: false,
+          details: error.details,
+        },
+      );
+    }
     listener.#listening = true;
     return listener;
   }

@@ -199,6 +199,9 @@ export class ProjectionDaemon {
    *
    * @param options The stop signal, notification use and an optional health server.
    * @throws {TypeError} When this daemon is already running.
+   * @throws {RillflowError} `INVALID_INPUT` at start, before any work, when it should LISTEN
+   *   (`useNotify`, the default) but the store is behind a transaction pooler without
+   *   `directUrl`.
    */
   async run(options: RunOptions): Promise<void> {
     if (this.#running) throw new TypeError("This projection daemon is already running");
@@ -222,6 +225,10 @@ export class ProjectionDaemon {
         options.useNotify ?? true,
         this.#loop,
       );
+    } catch (error) {
+      // Stopped by an error (it cannot LISTEN), not by the signal: the health server goes too.
+      await server?.shutdown();
+      throw error;
     } finally {
       this.#running = false;
       await server?.finished;

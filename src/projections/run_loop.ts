@@ -64,6 +64,9 @@ async function startListener(
       probeTimeoutMs: Math.min(10_000, Math.max(500, options.pollIntervalMs * 5)),
     });
   } catch (error) {
+    // A store that cannot LISTEN at all (a transaction pooler without directUrl) fails the
+    // start: polling forever would hide a configuration mistake.
+    if (isRillflowError(error, "INVALID_INPUT")) throw error;
     options.onError(error, { during: "LISTEN (falling back to polling)" });
     return null;
   }

@@ -176,13 +176,13 @@ export class SubscriptionMember implements Subscription {
     const member = new SubscriptionMember(context, name, options, count, openMembers);
     try {
       await member.#beat();
+      if (options.useNotify) await member.#listen();
     } catch (error) {
       // The beat may have claimed leases before it failed: give them back.
       member.#close.start(false, "close after a failed join");
       await member.#close.ended();
       throw error;
     }
-    if (options.useNotify) await member.#listen();
     openMembers.add(member);
     member.#scheduleBeat();
     member.#close.closeOn(options.signal);
@@ -199,6 +199,9 @@ export class SubscriptionMember implements Subscription {
         probeTimeoutMs: Math.max(500, this.#options.pollIntervalMs * 5),
       });
     } catch (error) {
+      // A store that cannot LISTEN at all (a transaction pooler without directUrl) fails the
+      // subscribe: polling forever would hide a configuration mistake.
+      if (isRillflowError(error, "INVALID_INPUT")) throw error;
       reportError(this.#options.onError, error, "LISTEN (falling back to polling)");
     }
   }
