@@ -13,9 +13,17 @@
  * otherwise reconnected without end and the statement never settled (a
  * balancer in front of a server that went away; tests/connect_failures_test.ts).
  *
+ * A connection attempt that fails must still hand postgres.js a socket: when
+ * a socket factory rejects, postgres.js 3.4 fails the waiting statement but
+ * leaves that pool slot "connecting" for good, and once every slot is lost so,
+ * statements wait forever (tests/faults/cut_fault.ts found it). The stand-in
+ * ({@linkcode failedSocket}) fails as a socket that never connected does,
+ * `error` then `close`, which returns the slot to the pool.
+ *
  * @module
  */
 import net from "node:net";
+import { Duplex } from "node:stream";
 
 /** What postgres.js passes to a socket factory (its parsed options). */
 interface SocketTarget {
@@ -32,7 +40,12 @@ function connectOne(
     const socket = target.path
       ? net.connect(target.path)
       : net.connect(target.port ?? 5432, target.host ?? "localhost");
+    let settled = false;
+    // Kept until the socket connects: Deno's socket can report a failed connect more than once,
+    // and an `error` nobody listens to would end the process.
     const failed = (error: unknown) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.destroy();
       reject(error);
@@ -41,8 +54,10 @@ function connectOne(
       () => failed(new Error(`no answer within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    socket.once("error", failed);
+    socket.on("error", failed);
     socket.once("connect", () => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.off("error", failed);
       socket.setNoDelay(true);
@@ -52,26 +67,59 @@ function connectOne(
 }
 
 /**
+ * A stand-in for a socket that could not connect. postgres.js writes its
+ * startup message into it from a deferred write; only after that write has
+ * returned does the stand-in fail, with `error` and then `close`. Failing
+ * earlier would cancel that deferred write in a way that leaves postgres.js
+ * unable to schedule another on this pool slot (its write timer is cleared but
+ * not reset).
+ *
+ * @param error Why no host accepted the connection.
+ * @returns The stand-in.
+ */
+export function failedSocket(error: Error): Duplex {
+  let failed = false;
+  const fail = () => {
+    if (failed) return;
+    failed = true;
+    clearTimeout(unused);
+    socket.destroy(error);
+  };
+  const socket = new Duplex({
+    read() {},
+    write(_chunk, _encoding, callback) {
+      callback();
+      queueMicrotask(fail);
+    },
+  });
+  // Should postgres.js never write (it always does), fail anyway.
+  const unused = setTimeout(fail, 1_000);
+  return socket;
+}
+
+/**
  * A postgres.js `socket` factory: tries each host of the URL in turn, as
- * postgres.js itself would, and resolves with the first socket that connects.
+ * postgres.js itself would, and resolves with the first socket that connects,
+ * or with a {@linkcode failedSocket} carrying the last host's error.
  *
  * @param timeoutMs How long one host may take to accept the connection.
  * @returns The factory.
  */
-export function noDelaySocket(timeoutMs: number): (options: SocketTarget) => Promise<net.Socket> {
+export function noDelaySocket(
+  timeoutMs: number,
+): (options: SocketTarget) => Promise<net.Socket | Duplex> {
   return async (options) => {
-    if (options.path) return await connectOne({ path: options.path }, timeoutMs);
+    const targets = options.path
+      ? [{ path: options.path }]
+      : options.host.map((host, i) => ({ host, port: options.port[i] ?? options.port[0] }));
     let lastError: unknown;
-    for (let i = 0; i < options.host.length; i++) {
+    for (const target of targets) {
       try {
-        return await connectOne(
-          { host: options.host[i], port: options.port[i] ?? options.port[0] },
-          timeoutMs,
-        );
+        return await connectOne(target, timeoutMs);
       } catch (error) {
         lastError = error;
       }
     }
-    throw lastError;
+    return failedSocket(lastError instanceof Error ? lastError : new Error(String(lastError)));
   };
 }
