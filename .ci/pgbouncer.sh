@@ -18,23 +18,11 @@
 # client's SCRAM keys (SCRAM pass-through), through the server's scram rule.
 set -euo pipefail
 
-role="rillflow_scram"
-password="rillflow-ci-only-not-a-secret" # the public, test-only password of .ci/scram.sh
-database="test"
-host="127.0.0.1"
+me="pgbouncer.sh"
+# shellcheck source=_common.sh
+. "$(dirname "$0")/_common.sh"
 port="${RILLFLOW_PGBOUNCER_PORT:-6432}"
 dir="/tmp/rillflow-pgbouncer"
-
-say() { echo "pgbouncer.sh: $*" >&2; }
-fail() {
-  say "FAILED: $*"
-  exit 1
-}
-
-version="$(ls /etc/postgresql | head -1)" # the cluster .ci/run starts
-[ -n "$version" ] || fail "no cluster under /etc/postgresql"
-server_port="$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" { print $3 }')"
-server_port="${server_port:-5432}"
 
 if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
   say "installing pgbouncer from the Debian packages"

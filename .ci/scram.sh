@@ -12,23 +12,11 @@
 #   RILLFLOW_TEST_DATABASE_URL="$(bash .ci/scram.sh)"
 set -euo pipefail
 
-role="rillflow_scram"
-# A local CI role on loopback: the password is public on purpose.
-password="rillflow-ci-only-not-a-secret"
-database="test"
-host="127.0.0.1"
+me="scram.sh"
+# shellcheck source=_common.sh
+. "$(dirname "$0")/_common.sh"
 marker="# rillflow CI: SCRAM login for the test role (kept above the other rules by .ci/scram.sh)"
-
-say() { echo "scram.sh: $*" >&2; }
-fail() {
-  say "FAILED: $*"
-  exit 1
-}
-
-version="$(ls /etc/postgresql | head -1)" # the cluster .ci/run starts
-[ -n "$version" ] || fail "no cluster under /etc/postgresql"
-port="$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" { print $3 }')"
-port="${port:-5432}"
+port="$server_port"
 hba="/etc/postgresql/$version/main/pg_hba.conf"
 [ -f "$hba" ] || fail "$hba not found"
 

@@ -4,12 +4,10 @@
  * a second (issue #17): the projection applies each event exactly once, the
  * group delivers each at least once, nothing is restarted by hand.
  *
- * `deno task test:faults:daemon`. Not in CI yet: about one run in six ends the
- * test process with `TypeError: Cannot read properties of null (reading
- * 'write')` thrown from postgres.js 3.4.9's deferred socket write
- * (`connection.js` `nextWrite`) on a connection closed by the restart, after
- * the scenarios themselves passed. That is a process-ending failure inside the
- * driver, and #17 stays open for it.
+ * Part of `deno task test:faults` (CI). It used to end the process about one
+ * run in six: postgres.js 3.4.9 wrote a transaction's COMMIT or ROLLBACK to a
+ * socket the restart had closed (fixed in src/db/postgres_js.ts, see
+ * docs/reliability.md "Driver faults we work around").
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { waitFor } from "../_wait.ts";
