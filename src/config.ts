@@ -16,6 +16,13 @@ export interface RillflowConfig {
   databaseUrl?: string;
   /** The schema; `--schema` takes precedence. */
   schema?: string;
+  /** A connection pooler in front of the server (`StoreOptions.pooler`); `--pooler` takes precedence. */
+  pooler?: "none" | "transaction";
+  /**
+   * A URL straight to the server, for what needs a session behind a transaction pooler
+   * (`StoreOptions.directUrl`); `--direct-url` and `DIRECT_DATABASE_URL` take precedence.
+   */
+  directUrl?: string;
   /** The upcasters (`rillflow upcasters list|path`; stores the CLI opens apply them). */
   upcasters?: UpcasterRegistry;
   /** The aggregates whose streams `rillflow snapshots …` compacts. */

@@ -22,6 +22,7 @@ import {
   type StoreOptions,
 } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
+import { runCli } from "./_cli.ts";
 
 const BOUNCER_URL = Deno.env.get("RILLFLOW_PGBOUNCER_URL");
 
@@ -350,3 +351,69 @@ Deno.test("pooler and directUrl are checked before anything opens", async () => 
   );
   assert(!error.message.includes("hunter2"), "the URL is not echoed");
 });
+
+testBouncer(
+  "the CLI through the bouncer: --pooler transaction, and --direct-url for run-loop's LISTEN",
+  async (url, directUrl) => {
+    const store = await openPooled(url);
+    try {
+      await store.events.append(crypto.randomUUID(), Expected.any, [event("Work", {})]);
+      const base = [
+        ...["--database-url", url, "--pooler", "transaction"],
+        ...[
+          "--schema",
+          contextOf(store).schema,
+          "--config",
+          "tests/fixtures/projections.config.ts",
+        ],
+      ];
+      const idle = await runCli([...base, "projections", "run-until-idle"]);
+      assertEquals(idle.code, 0, idle.stderr);
+      const [applied] = await contextOf(store).executor.query<{ n: number }>(
+        `select count(*)::int as n from "${contextOf(store).schema}".cli_log`,
+      );
+      assertEquals(applied?.n, 1, "the projection applied the event through the bouncer");
+
+      // run-loop listens for NOTIFY by default: without a direct URL it refuses to start.
+      const refused = await runCli([...base, "projections", "run-loop"]);
+      assert(refused.code !== 0, refused.stderr);
+      assert(refused.stderr.includes("--direct-url"), refused.stderr);
+
+      const wrong = await runCli([...base.with(3, "session"), "projections", "run-until-idle"]);
+      assertEquals(wrong.code, 2, wrong.stderr);
+      assert(wrong.stderr.includes("--pooler"), wrong.stderr);
+
+      // With --direct-url it listens on the server and runs until stopped.
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "cli.ts",
+          ...base,
+          "--direct-url",
+          directUrl,
+          "projections",
+          "run-loop",
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      try {
+        while (!/Running 1 projection/.test(seen)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`run-loop exited early: ${seen}`);
+          seen += value;
+        }
+      } finally {
+        child.kill("SIGTERM");
+        assertEquals((await child.status).code, 0, seen);
+        reader.releaseLock();
+        await child.stderr.cancel().catch(() => {});
+      }
+    } finally {
+      await dropSchemaAndClose(store);
+    }
+  },
+);

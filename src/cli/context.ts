@@ -28,6 +28,10 @@ export interface CliIo {
 /** The global options every command accepts. */
 export interface GlobalOptions {
   databaseUrl?: string;
+  /** A pooler in front of the server (`none` or `transaction`). */
+  pooler?: string;
+  /** A URL straight to the server, for sessions behind a transaction pooler. */
+  directUrl?: string;
   schema: string;
   json?: boolean;
   config?: string;
@@ -130,8 +134,15 @@ export class CliContext {
         "Pass either --tenant or --schema, not both: a tenant's schema is tenant_<name>",
       );
     }
+    const pooler = options.pooler ?? config?.pooler;
+    if (pooler !== undefined && pooler !== "none" && pooler !== "transaction") {
+      throw new UsageError(`--pooler must be "none" or "transaction", not "${pooler}"`);
+    }
+    const directUrl = options.directUrl ?? this.io.env("DIRECT_DATABASE_URL") ?? config?.directUrl;
     const store = await this.#connect(url, {
       schema,
+      ...(pooler === undefined ? {} : { pooler }),
+      ...(directUrl === undefined ? {} : { directUrl }),
       autoMigrate: false,
       tenancy: tenant === undefined ? tenancy : { strategy: "schema-per-tenant" },
       upcasters: config?.upcasters,

@@ -28,6 +28,14 @@ function buildProgram(cli: CliContext): Command {
     .description("Rillflow: document and event store on PostgreSQL")
     .version(denoJson.version)
     .option("--database-url <url>", "database URL (default: $DATABASE_URL)")
+    .option(
+      "--pooler <mode>",
+      'a pooler in front of the server: "none" or "transaction" (PgBouncer)',
+    )
+    .option(
+      "--direct-url <url>",
+      "URL straight to the server, for LISTEN behind a transaction pooler (default: $DIRECT_DATABASE_URL)",
+    )
     .option("--schema <name>", "schema holding Rillflow's tables", "public")
     .option("--json", "print machine-readable JSON")
     .option("--config <path>", "config module with projections, upcasters, …", "rillflow.config.ts")

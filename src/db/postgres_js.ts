@@ -275,7 +275,8 @@ class PostgresExecutor implements Executor {
     throw new RillflowError(
       "INVALID_INPUT",
       `Cannot ${feature} through a transaction pooler (pooler: "transaction"): it needs a ` +
-        `session of its own. Pass directUrl, a URL straight to PostgreSQL, to Store.connect`,
+        "session of its own. Pass directUrl, a URL straight to PostgreSQL, to Store.connect " +
+        "(the CLI: --direct-url or DIRECT_DATABASE_URL)",
       { retryable: false, details: { option: "directUrl", feature } },
     );
   }
