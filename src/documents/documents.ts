@@ -52,7 +52,7 @@ function expectedOrNull(expected: number | null): number | null {
   if (expected !== null) assertExpectedVersion(expected, false);
   return expected;
 }
-import { instrumentDocumentRead, instrumentDocumentWrite } from "../observability/instrument.ts";
+import { instrumentDocumentRead, instrumentDocumentWrite } from "../telemetry/instrument.ts";
 
 /**
  * A collection of JSON documents of type `T`, reached with `store.docs<T>(name)`.

@@ -15,8 +15,8 @@ import type { NewEvent } from "../events/new_event.ts";
 import type { AppendOptions } from "../events/append_input.ts";
 import type { AggregateRepository } from "../events/aggregate_repository.ts";
 import { retryingRaces } from "../events/append_recovery.ts";
-import { instrumentQuery, NO_ATTRIBUTES } from "../observability/instrument.ts";
-import { recordDocumentWrite } from "../observability/metrics.ts";
+import { instrumentQuery, NO_ATTRIBUTES } from "../telemetry/instrument.ts";
+import { recordDocumentWrite } from "../telemetry/metrics.ts";
 import {
   type SessionAggregates,
   sessionAggregates,

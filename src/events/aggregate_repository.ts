@@ -6,7 +6,7 @@
  */
 import { retryingRaces } from "./append_recovery.ts";
 import { notifyAppended } from "./notify.ts";
-import { instrumentAppend } from "../observability/instrument.ts";
+import { instrumentAppend } from "../telemetry/instrument.ts";
 import { contextOf, type StoreContext } from "../_context.ts";
 import { routedContext, type Store } from "../store.ts";
 import { isRillflowError } from "../errors.ts";

@@ -25,7 +25,7 @@ import {
   readStreamVersion,
 } from "./reads.ts";
 import { readWatermark, type Watermark } from "./watermark.ts";
-import { instrumentAppend } from "../observability/instrument.ts";
+import { instrumentAppend } from "../telemetry/instrument.ts";
 
 /**
  * The event store of a {@linkcode Store}, reached as `store.events`.

@@ -12,7 +12,7 @@ import { appendInTransaction } from "./append.ts";
 import type { ExpectedVersion } from "./expected.ts";
 import type { NewEvent } from "./new_event.ts";
 import { notifyAppended } from "./notify.ts";
-import { recordAppend } from "../observability/metrics.ts";
+import { recordAppend } from "../telemetry/metrics.ts";
 import type { LoadedAggregate } from "./aggregate.ts";
 import { aggregateParts, type AggregateRepository } from "./aggregate_repository.ts";
 import { type AggregateWrite, planCommit, planCommitFor } from "./aggregate_plan.ts";

@@ -14,7 +14,7 @@ import { contextOf, type StoreContext } from "../_context.ts";
 import type { ProjectionDaemon } from "../projections/daemon.ts";
 import type { ProjectionStatus } from "../projections/admin.ts";
 import type { Store } from "../store.ts";
-import { metricsRegistry, setConnectionGauges } from "./metrics.ts";
+import { metricsRegistry, setConnectionGauges } from "../telemetry/metrics.ts";
 
 /** Options of {@linkcode healthHandler}. */
 export interface HealthHandlerOptions {

@@ -9,7 +9,7 @@ import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { ENVELOPE_COLUMNS, type EventRow, toEnvelope } from "../events/envelope.ts";
 import { readWatermark } from "../events/watermark.ts";
-import { setProjectionPosition } from "../observability/metrics.ts";
+import { setProjectionPosition } from "../telemetry/metrics.ts";
 import {
   clearDeadLetters,
   type DeadLetter,

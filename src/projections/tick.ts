@@ -8,8 +8,8 @@
 import type { StoreContext } from "../_context.ts";
 import type { InternalTx, Tx } from "../db/executor.ts";
 import { quoteIdent } from "../db/identifiers.ts";
-import { recordProjectionBatch, setProjectionPosition } from "../observability/metrics.ts";
-import { withSpan } from "../observability/tracing.ts";
+import { recordProjectionBatch, setProjectionPosition } from "../telemetry/metrics.ts";
+import { withSpan } from "../telemetry/tracing.ts";
 import { applyUntilFailure } from "./apply_batch.ts";
 import { backoffDelayMs, exhausted } from "./backoff.ts";
 import { addDeadLetter, type DeadLetterQueue, errorText } from "./dead_letters.ts";

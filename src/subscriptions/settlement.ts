@@ -11,7 +11,7 @@ import type { EventEnvelope } from "../events/envelope.ts";
 import {
   countSubscriptionEvents,
   type SubscriptionLabels,
-} from "../observability/subscription_metrics.ts";
+} from "../telemetry/subscription_metrics.ts";
 import { backoffDelayMs, exhausted } from "../projections/backoff.ts";
 import { errorText } from "../projections/dead_letters.ts";
 import { leaseLost, type MemberSession } from "./member_session.ts";

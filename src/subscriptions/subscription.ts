@@ -16,7 +16,7 @@ import { EVENTS_CHANNEL } from "../observability/notify_listener.ts";
 import {
   setSubscriptionGauges,
   type SubscriptionLabels,
-} from "../observability/subscription_metrics.ts";
+} from "../telemetry/subscription_metrics.ts";
 import { reserveCredits } from "./credits.ts";
 import { readSubscription, unknownSubscription } from "./definitions.ts";
 import { ensureGroup } from "./groups.ts";
