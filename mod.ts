@@ -112,7 +112,7 @@ export {
   type HealthHandlerOptions,
   type HealthServeOptions,
 } from "./src/observability/health_server.ts";
-export { type MetricsRegistry, metricsRegistry } from "./src/observability/metrics.ts";
+export { type MetricsRegistry, metricsRegistry } from "./src/telemetry/metrics.ts";
 export type { NotifyState } from "./src/projections/run_loop.ts";
 export type { Subscriptions, SubscriptionStatus } from "./src/subscriptions/subscriptions.ts";
 export type { NackOptions, Subscription } from "./src/subscriptions/subscription.ts";
