@@ -23,7 +23,7 @@ export type { HistoryEntry } from "./src/documents/history.ts";
 export type { DocumentSession, SessionOptions } from "./src/documents/session.ts";
 export type { DocumentQuery } from "./src/query/document_query.ts";
 export { type ComparisonOperator, Predicate, type PredicateNode } from "./src/query/predicate.ts";
-export type { JsonPath } from "./src/query/paths.ts";
+export type { JsonPath } from "./src/schema/json_path.ts";
 export type { CompiledQuery } from "./src/query/compiled.ts";
 export {
   type CollectionConfig,

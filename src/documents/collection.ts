@@ -9,7 +9,7 @@ import type { Executor } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 import { qualify, quoteIdent } from "../db/identifiers.ts";
 import { isRillflowError } from "../errors.ts";
-import { type JsonPath, pathFromSegments, pathKey } from "../query/paths.ts";
+import { type JsonPath, pathFromSegments, pathKey } from "../schema/json_path.ts";
 import type { DuplicatedFieldType } from "../schema/schema_config.ts";
 
 /** A duplicated field that queries may use (backfill finished). */

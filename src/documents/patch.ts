@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parsePath } from "../query/paths.ts";
+import { parsePath } from "../schema/json_path.ts";
 
 /** One operation as `rillflow_patch` reads it. */
 export type PatchOperation =

@@ -8,7 +8,7 @@
 import { joinSql, sql, SqlFragment, trusted } from "../db/sql.ts";
 import { quoteIdent } from "../db/identifiers.ts";
 import type { CollectionInfo, ReadyField } from "../documents/collection.ts";
-import { isKeyPath, type JsonPath, nestUnder, pathKey } from "./paths.ts";
+import { isKeyPath, type JsonPath, nestUnder, pathKey } from "../schema/json_path.ts";
 import type { ComparisonOperator, Predicate, PredicateNode } from "./predicate.ts";
 
 /** SQL operators for each comparison; nothing else is ever spliced as an operator. */

@@ -14,7 +14,7 @@ import {
   knownCollection,
   onCollection,
 } from "../documents/collection.ts";
-import { parsePath } from "./paths.ts";
+import { parsePath } from "../schema/json_path.ts";
 import { Predicate } from "./predicate.ts";
 import {
   DIRECTIONS,

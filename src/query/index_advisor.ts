@@ -5,7 +5,7 @@
  * @module
  */
 import { qualify } from "../db/identifiers.ts";
-import { parsePath } from "./paths.ts";
+import { parsePath } from "../schema/json_path.ts";
 
 /** The advice for one path. */
 export interface IndexAdvice {

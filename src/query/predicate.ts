@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type JsonPath, parsePath } from "./paths.ts";
+import { type JsonPath, parsePath } from "../schema/json_path.ts";
 import { assertJsonValue } from "../documents/patch.ts";
 
 /** A comparison operator of {@linkcode Predicate}; the allowlist of SQL operators. */

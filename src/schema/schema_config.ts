@@ -5,7 +5,7 @@
  * @module
  */
 import { validateIdentifier } from "../db/identifiers.ts";
-import { type JsonPath, parsePath } from "../query/paths.ts";
+import { type JsonPath, parsePath } from "./json_path.ts";
 import { validateCollectionName } from "../documents/collection_name.ts";
 
 /** The column types a duplicated field can have. */

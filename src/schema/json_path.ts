@@ -38,7 +38,7 @@ function invalid(path: unknown, why: string): TypeError {
  *
  * @example Parse a path with an array index
  * ```ts
- * import { parsePath } from "./paths.ts";
+ * import { parsePath } from "./json_path.ts";
  *
  * const path = parsePath("items[2].qty");
  * console.log(path.segments, path.kinds); // ["items", "2", "qty"] "kik"
