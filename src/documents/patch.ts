@@ -6,6 +6,7 @@
  * @module
  */
 import { parsePath } from "../schema/json_path.ts";
+import { assertJsonValue } from "../query/json_value.ts";
 
 /** One operation as `rillflow_patch` reads it. */
 export type PatchOperation =
@@ -14,28 +15,6 @@ export type PatchOperation =
   | { op: "append"; path: readonly string[]; kinds: string; value: unknown }
   | { op: "remove"; path: readonly string[]; kinds: string }
   | { op: "rename"; path: readonly string[]; kinds: string; to: string };
-
-/**
- * Checks that a value can be stored in a document.
- *
- * @param value The value.
- * @param what What it is, for the message.
- * @returns The value.
- * @throws {TypeError} For undefined, functions, symbols and bigints.
- * @throws {RangeError} For NaN and infinities.
- */
-export function assertJsonValue(value: unknown, what: string): unknown {
-  if (typeof value === "number" && !Number.isFinite(value)) {
-    throw new RangeError(`${what} must be a finite number, got ${value}`);
-  }
-  if (
-    value === undefined || typeof value === "function" || typeof value === "symbol" ||
-    typeof value === "bigint"
-  ) {
-    throw new TypeError(`${what} must be a JSON value, got ${typeof value}`);
-  }
-  return value;
-}
 
 /**
  * A set operation: the value at `path` becomes `value`.

@@ -6,7 +6,7 @@
  * @module
  */
 import { type JsonPath, parsePath } from "../schema/json_path.ts";
-import { assertJsonValue } from "../documents/patch.ts";
+import { assertJsonValue } from "./json_value.ts";
 
 /** A comparison operator of {@linkcode Predicate}; the allowlist of SQL operators. */
 export type ComparisonOperator = "eq" | "ne" | "gt" | "ge" | "lt" | "le";
