@@ -8,7 +8,7 @@ import { testBoth } from "./_backends.ts";
 import { DuplicatedField, RillflowError, SchemaConfig, type Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import type { Executor, InternalTx } from "../src/db/executor.ts";
-import { ensureCollection } from "../src/documents/collection.ts";
+import { ensureCollection } from "../src/schema/collection.ts";
 import { COPY_MIN_ROWS, insertDocuments, prepareRows } from "../src/documents/bulk.ts";
 
 const INSERT_SQL = `insert into "SCHEMA"."bulk" (id, doc)

@@ -6,7 +6,7 @@
  */
 import type { Queryable } from "../db/executor.ts";
 import { RillflowError } from "../errors.ts";
-import type { CollectionInfo } from "./collection.ts";
+import type { CollectionInfo } from "../schema/collection.ts";
 
 /** A stored document's state, read after a conditional write touched nothing. */
 export interface StoredState {

@@ -10,7 +10,7 @@ import type { Executor, InternalTx } from "../db/executor.ts";
 import { isUniqueViolation } from "../db/_pg_errors.ts";
 import { isRillflowError, RillflowError } from "../errors.ts";
 import { assertUuid } from "../ids.ts";
-import type { CollectionInfo } from "./collection.ts";
+import type { CollectionInfo } from "../schema/collection.ts";
 import { documentJson } from "./writes.ts";
 
 /** Rows per upsert or insert statement. */

@@ -1,41 +1,9 @@
 /**
- * Collection names: identifiers that name a table of their own, never one of
- * Rillflow's own tables.
+ * Collection names moved to `src/schema/collection_name.ts`, below the layers
+ * that validate them. Kept only for the document session until it moves.
+ *
+ * TODO(#18): remove once nothing imports this path.
  *
  * @module
  */
-import { validateIdentifier } from "../db/identifiers.ts";
-
-/** Rillflow's own tables in every store schema: never collections. */
-const CORE_TABLES = new Set([
-  "streams",
-  "events",
-  "idempotency_keys",
-  "stream_aliases",
-  "snapshots",
-  "projections",
-  "projection_dead_letters",
-  "subscriptions",
-  "subscription_groups",
-  "subscription_dead_letters",
-]);
-
-/**
- * Checks a collection name: the identifier rule, and not a name Rillflow uses itself.
- *
- * @param name The candidate name.
- * @returns The name.
- * @throws {TypeError} When the name breaks the identifier rule, starts with `rillflow_` or
- *   names one of Rillflow's own tables.
- */
-export function validateCollectionName(name: unknown): string {
-  validateIdentifier(name, "collection");
-  const text = name as string;
-  if (text.startsWith("rillflow_") || CORE_TABLES.has(text)) {
-    throw new TypeError(
-      `Invalid collection name "${text}": it is reserved for Rillflow's own tables ` +
-        "(names starting with rillflow_, and events, streams, snapshots, projections, …)",
-    );
-  }
-  return text;
-}
+export { validateCollectionName } from "../schema/collection_name.ts";

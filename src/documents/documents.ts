@@ -5,8 +5,8 @@
  */
 import type { StoreContext } from "../_context.ts";
 import { assertUuid } from "../ids.ts";
-import { validateCollectionName } from "./collection_name.ts";
-import { type CollectionInfo, onCollection } from "./collection.ts";
+import { validateCollectionName } from "../schema/collection_name.ts";
+import { type CollectionInfo, onCollection } from "../schema/collection.ts";
 import {
   assertExpectedVersion,
   deleteDocument,

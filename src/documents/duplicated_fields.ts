@@ -8,7 +8,7 @@
 import type { Executor } from "../db/executor.ts";
 import { qualify, quoteIdent } from "../db/identifiers.ts";
 import type { CollectionConfig, DuplicatedField, SchemaConfig } from "../schema/schema_config.ts";
-import { ensureIn, forgetCollections } from "./collection.ts";
+import { ensureIn, forgetCollections } from "../schema/collection.ts";
 
 /** Progress of a backfill, reported after each batch. */
 export interface BackfillProgress {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Queryable } from "../db/executor.ts";
-import type { CollectionInfo } from "./collection.ts";
+import type { CollectionInfo } from "../schema/collection.ts";
 import type { DuplicatedFieldType } from "../schema/schema_config.ts";
 
 /** One suggested duplicated field. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Queryable } from "../db/executor.ts";
-import type { CollectionInfo } from "./collection.ts";
+import type { CollectionInfo } from "../schema/collection.ts";
 
 /** One past version of a document. */
 export interface HistoryEntry<T> {

@@ -7,7 +7,7 @@
  */
 import type { Queryable } from "../db/executor.ts";
 import { qualify } from "../db/identifiers.ts";
-import type { CollectionInfo } from "./collection.ts";
+import type { CollectionInfo } from "../schema/collection.ts";
 import { explainMiss, notFound, readState } from "./_errors.ts";
 import type { PatchOperation } from "./patch.ts";
 

@@ -7,7 +7,7 @@
  */
 import { joinSql, sql, SqlFragment, trusted } from "../db/sql.ts";
 import { quoteIdent } from "../db/identifiers.ts";
-import type { CollectionInfo, ReadyField } from "../documents/collection.ts";
+import type { CollectionInfo, ReadyField } from "../schema/collection.ts";
 import { isKeyPath, type JsonPath, nestUnder, pathKey } from "../schema/json_path.ts";
 import type { ComparisonOperator, Predicate, PredicateNode } from "./predicate.ts";
 

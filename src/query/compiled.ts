@@ -7,7 +7,7 @@
  */
 import type { StoreContext } from "../_context.ts";
 import { SqlFragment, SqlIdentifier, TrustedSql } from "../db/sql.ts";
-import { onCollection } from "../documents/collection.ts";
+import { onCollection } from "../schema/collection.ts";
 import { DocumentQuery, prepareFetch } from "./document_query.ts";
 
 /**

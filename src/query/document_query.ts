@@ -7,13 +7,13 @@ import type { StoreContext } from "../_context.ts";
 import { sql, type SqlFragment, trusted } from "../db/sql.ts";
 import { validateIdentifier } from "../db/identifiers.ts";
 import { RillflowError } from "../errors.ts";
-import { validateCollectionName } from "../documents/collection_name.ts";
+import { validateCollectionName } from "../schema/collection_name.ts";
 import {
   type CollectionInfo,
   ensureCollection,
   knownCollection,
   onCollection,
-} from "../documents/collection.ts";
+} from "../schema/collection.ts";
 import { parsePath } from "../schema/json_path.ts";
 import { Predicate } from "./predicate.ts";
 import {

@@ -5,7 +5,7 @@
  * @module
  */
 import { joinSql, sql, type SqlFragment, trusted } from "../db/sql.ts";
-import type { CollectionInfo } from "../documents/collection.ts";
+import type { CollectionInfo } from "../schema/collection.ts";
 import { documentSql, orderBySql, type OrderKey, type QueryState, whereSql } from "./query_sql.ts";
 
 /** The one row an include query returns. */

@@ -6,7 +6,7 @@
  */
 import { joinSql, sql, type SqlFragment, trusted } from "../db/sql.ts";
 import { quoteIdent } from "../db/identifiers.ts";
-import type { CollectionInfo } from "../documents/collection.ts";
+import type { CollectionInfo } from "../schema/collection.ts";
 import { compilePredicate, fieldFor, jsonAt } from "./compile_predicate.ts";
 import type { JsonPath } from "../schema/json_path.ts";
 import type { Predicate } from "./predicate.ts";

@@ -7,7 +7,7 @@
  */
 import type { StoreContext } from "../_context.ts";
 import { sql, type SqlFragment, trusted } from "../db/sql.ts";
-import { ensureCollection } from "../documents/collection.ts";
+import { ensureCollection } from "../schema/collection.ts";
 import {
   afterSql,
   documentSql,

@@ -6,7 +6,7 @@
  */
 import { validateIdentifier } from "../db/identifiers.ts";
 import { type JsonPath, parsePath } from "./json_path.ts";
-import { validateCollectionName } from "../documents/collection_name.ts";
+import { validateCollectionName } from "./collection_name.ts";
 
 /** The column types a duplicated field can have. */
 export const DUPLICATED_FIELD_TYPES = [

@@ -9,8 +9,8 @@ import { type CliContext, UsageError } from "../context.ts";
 import type { Store } from "../../store.ts";
 import { contextOf } from "../../_context.ts";
 import { RillflowError } from "../../errors.ts";
-import { validateCollectionName } from "../../documents/collection_name.ts";
-import { collectionExists, ensureCollection } from "../../documents/collection.ts";
+import { validateCollectionName } from "../../schema/collection_name.ts";
+import { collectionExists, ensureCollection } from "../../schema/collection.ts";
 import {
   backfillDuplicatedFields,
   listDuplicatedFields,
