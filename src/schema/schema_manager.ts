@@ -13,7 +13,7 @@ import { RillflowError } from "../errors.ts";
 import { checksumOf, type Migration, MIGRATIONS } from "./migrations.ts";
 import { type CatalogDifference, diffCatalogs, readCatalog } from "./catalog.ts";
 import type { SchemaConfig } from "./schema_config.ts";
-import { applySchemaConfig, duplicatedFieldObjects } from "../documents/duplicated_fields.ts";
+import { applySchemaConfig, duplicatedFieldObjects } from "./duplicated_fields.ts";
 
 /** The ledger table's name, inside the target schema. */
 export const LEDGER_TABLE = "rillflow_migrations";

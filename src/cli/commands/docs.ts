@@ -11,10 +11,7 @@ import { contextOf } from "../../_context.ts";
 import { RillflowError } from "../../errors.ts";
 import { validateCollectionName } from "../../schema/collection_name.ts";
 import { collectionExists, ensureCollection } from "../../schema/collection.ts";
-import {
-  backfillDuplicatedFields,
-  listDuplicatedFields,
-} from "../../documents/duplicated_fields.ts";
+import { backfillDuplicatedFields, listDuplicatedFields } from "../../schema/duplicated_fields.ts";
 import { suggestDuplicatedFields } from "../../documents/field_suggestions.ts";
 import { adviseIndex } from "../../query/index_advisor.ts";
 import { applyQueryJson, parseQueryJson } from "../../query/query_json.ts";

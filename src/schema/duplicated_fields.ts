@@ -7,8 +7,8 @@
  */
 import type { Executor } from "../db/executor.ts";
 import { qualify, quoteIdent } from "../db/identifiers.ts";
-import type { CollectionConfig, DuplicatedField, SchemaConfig } from "../schema/schema_config.ts";
-import { ensureIn, forgetCollections } from "../schema/collection.ts";
+import type { CollectionConfig, DuplicatedField, SchemaConfig } from "./schema_config.ts";
+import { ensureIn, forgetCollections } from "./collection.ts";
 
 /** Progress of a backfill, reported after each batch. */
 export interface BackfillProgress {
