@@ -91,10 +91,10 @@ export type {
 } from "./src/projections/daemon.ts";
 export type { ProjectionDaemonOptions } from "./src/projections/daemon_options.ts";
 export { runAllTenants, type RunAllTenantsOptions } from "./src/projections/tenant_runner.ts";
-export type { BackoffOptions } from "./src/projections/backoff.ts";
+export type { BackoffOptions } from "./src/processing/backoff.ts";
 export type { TickResult } from "./src/projections/tick.ts";
 export type { ProjectionStatus } from "./src/projections/admin.ts";
-export type { DeadLetter } from "./src/projections/dead_letters.ts";
+export type { DeadLetter } from "./src/processing/dead_letters.ts";
 export {
   type EventField,
   type KeyedState,

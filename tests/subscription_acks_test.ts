@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { dropSchemaAndClose, freshSchema, testBoth, testServer } from "./_backends.ts";
 import { metricsRegistry, RillflowError, Store } from "../mod.ts";
-import { acquireLease } from "../src/projections/lease.ts";
+import { acquireLease } from "../src/processing/lease.ts";
 import { contextOf } from "../src/_context.ts";
 import { appendOne, take } from "./_subscriptions.ts";
 import { waitFor } from "./_wait.ts";

@@ -17,7 +17,7 @@ import {
   findDeadLetter,
   listDeadLetters,
   takeDeadLetter,
-} from "./dead_letters.ts";
+} from "../processing/dead_letters.ts";
 import type { Projection } from "./projection.ts";
 import { upcastIsolating } from "./read_batch.ts";
 import { handlerTx, inSchema, projectionDeadLetters } from "./tick.ts";

@@ -4,7 +4,11 @@
  * @module
  */
 import { validateIdentifier } from "../db/identifiers.ts";
-import { type BackoffOptions, resolveBackoff, type ResolvedBackoff } from "./backoff.ts";
+import {
+  type BackoffOptions,
+  resolveBackoff,
+  type ResolvedBackoff,
+} from "../processing/backoff.ts";
 import { EVENTS_CHANNEL } from "../observability/notify_listener.ts";
 
 /** Options of `store.projections(options)`. */

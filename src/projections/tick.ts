@@ -11,8 +11,8 @@ import { quoteIdent } from "../db/identifiers.ts";
 import { recordProjectionBatch, setProjectionPosition } from "../telemetry/metrics.ts";
 import { withSpan } from "../telemetry/tracing.ts";
 import { applyUntilFailure } from "./apply_batch.ts";
-import { backoffDelayMs, exhausted } from "./backoff.ts";
-import { addDeadLetter, type DeadLetterQueue, errorText } from "./dead_letters.ts";
+import { backoffDelayMs, exhausted } from "../processing/backoff.ts";
+import { addDeadLetter, type DeadLetterQueue, errorText } from "../processing/dead_letters.ts";
 import type { ResolvedDaemonOptions } from "./daemon_options.ts";
 import {
   assertLeaseHeld,
@@ -21,7 +21,7 @@ import {
   holdLease,
   type Lease,
   type LeaseTarget,
-} from "./lease.ts";
+} from "../processing/lease.ts";
 import type { Projection } from "./projection.ts";
 import { type Batch, type BatchItem, readBatch } from "./read_batch.ts";
 

@@ -13,7 +13,7 @@ import {
   type DeadLetterQueue,
   listDeadLetters as listQueue,
   takeDeadLetter,
-} from "../projections/dead_letters.ts";
+} from "../processing/dead_letters.ts";
 import { partitionSql } from "./scan.ts";
 
 /** A parked event of a subscription, with the group that gave up on it. */

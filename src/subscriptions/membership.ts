@@ -1,7 +1,7 @@
 /**
  * The member protocol of a consumer group: heartbeats (which also reap
  * expired members), partition leases (the shared lease with fencing token of
- * `src/projections/lease.ts`, one row per partition), leaving. Exclusive groups have one
+ * `src/processing/lease.ts`, one row per partition), leaving. Exclusive groups have one
  * partition every member tries to claim; shared groups assign partition `p`
  * to the `p mod n`-th beating member by id, so members rebalance as they join,
  * leave or stop beating.
@@ -9,7 +9,7 @@
  * @module
  */
 import type { StoreContext } from "../_context.ts";
-import { acquireLease, type LeaseTarget, releaseLease } from "../projections/lease.ts";
+import { acquireLease, type LeaseTarget, releaseLease } from "../processing/lease.ts";
 import type { HeldLease, MemberRef } from "./progress.ts";
 
 /**

@@ -10,7 +10,7 @@
  */
 import type { StoreContext } from "../_context.ts";
 import type { EventEnvelope } from "../events/envelope.ts";
-import { addDeadLetter } from "../projections/dead_letters.ts";
+import { addDeadLetter } from "../processing/dead_letters.ts";
 import { groupDeadLetterQueue } from "./dead_letters.ts";
 import { type HeldLease, type ProgressWrite, writeProgress } from "./progress.ts";
 import type { DeliveryTracker } from "./tracker.ts";

@@ -12,8 +12,8 @@ import {
   countSubscriptionEvents,
   type SubscriptionLabels,
 } from "../telemetry/subscription_metrics.ts";
-import { backoffDelayMs, exhausted } from "../projections/backoff.ts";
-import { errorText } from "../projections/dead_letters.ts";
+import { backoffDelayMs, exhausted } from "../processing/backoff.ts";
+import { errorText } from "../processing/dead_letters.ts";
 import { leaseLost, type MemberSession } from "./member_session.ts";
 import { transactionStatuses, writeProgress } from "./progress.ts";
 import type { ResolvedSubscribeOptions } from "./subscribe_options.ts";

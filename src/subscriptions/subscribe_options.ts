@@ -8,7 +8,7 @@ import {
   type BackoffOptions,
   resolveBackoff,
   type ResolvedBackoff,
-} from "../projections/backoff.ts";
+} from "../processing/backoff.ts";
 import { defaultNodeName } from "../projections/daemon_options.ts";
 import { validateName } from "./filter.ts";
 import type { GroupMode } from "./groups.ts";
