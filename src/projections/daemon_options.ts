@@ -10,6 +10,7 @@ import {
   type ResolvedBackoff,
 } from "../processing/backoff.ts";
 import { EVENTS_CHANNEL } from "../observability/notify_listener.ts";
+import { positiveInteger, resolveWorkerName } from "../processing/worker_options.ts";
 
 /** Options of `store.projections(options)`. */
 export interface ProjectionDaemonOptions {
@@ -53,29 +54,20 @@ export interface ResolvedDaemonOptions {
   readonly onRecovered: NonNullable<ProjectionDaemonOptions["onRecovered"]>;
 }
 
-function positiveInteger(value: number | undefined, name: string, fallback: number): number {
-  const result = value ?? fallback;
-  if (!Number.isSafeInteger(result) || result < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  }
-  return result;
-}
-
-/** A default worker name: host, process id and a random suffix (two daemons in one process differ). */
-export function defaultNodeName(): string {
-  let host = "localhost";
-  try {
-    host = Deno.hostname();
-  } catch { /* no --allow-sys: keep the fallback */ }
-  return `${host}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
-}
-
 function defaultOnError(error: unknown, context: { projection?: string; during: string }): void {
   const where = context.projection ? ` projection "${context.projection}"` : "";
   console.error(
     `rillflow daemon:${where} ${context.during} failed: ${
       error instanceof Error ? error.message : String(error)
     }`,
+  );
+}
+
+function defaultOnRecovered(outage: { downMs: number; failedTicks: number }): void {
+  console.error(
+    `rillflow daemon: the database answers again after ${
+      Math.round(outage.downMs / 100) / 10
+    } s (${outage.failedTicks} failed ticks)`,
   );
 }
 
@@ -87,22 +79,11 @@ function defaultOnError(error: unknown, context: { projection?: string; during: 
  * @throws {RangeError} For a non-positive size, interval or TTL, or bad backoff values.
  * @throws {TypeError} For an invalid channel or an empty node name.
  */
-function defaultOnRecovered(outage: { downMs: number; failedTicks: number }): void {
-  console.error(
-    `rillflow daemon: the database answers again after ${
-      Math.round(outage.downMs / 100) / 10
-    } s (${outage.failedTicks} failed ticks)`,
-  );
-}
-
 export function resolveDaemonOptions(options: ProjectionDaemonOptions = {}): ResolvedDaemonOptions {
   if (options === null || typeof options !== "object") {
     throw new TypeError("Projection daemon options must be an object");
   }
-  const node = options.node ?? defaultNodeName();
-  if (typeof node !== "string" || node.trim() === "" || node.length > 200) {
-    throw new TypeError("node must be a non-empty string of at most 200 characters");
-  }
+  const node = resolveWorkerName(options.node, "node");
   return {
     batchSize: positiveInteger(options.batchSize, "batchSize", 500),
     leaseTtlMs: positiveInteger(options.leaseTtlMs, "leaseTtlMs", 30_000),

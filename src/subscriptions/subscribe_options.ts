@@ -9,7 +9,7 @@ import {
   resolveBackoff,
   type ResolvedBackoff,
 } from "../processing/backoff.ts";
-import { defaultNodeName } from "../projections/daemon_options.ts";
+import { positiveInteger, resolveWorkerName } from "../processing/worker_options.ts";
 import { validateName } from "./filter.ts";
 import type { GroupMode } from "./groups.ts";
 
@@ -80,13 +80,8 @@ export interface ResolvedSubscribeOptions {
   readonly onError: (error: unknown, context: { during: string }) => void;
 }
 
-function positiveInteger(value: unknown, name: string, fallback: number, max = 2 ** 31 - 1) {
-  const result = value ?? fallback;
-  if (typeof result !== "number" || !Number.isSafeInteger(result) || result < 1 || result > max) {
-    throw new RangeError(`${name} must be an integer from 1 to ${max}, got ${value}`);
-  }
-  return result;
-}
+/** The bound of options stored in `int` columns. */
+const INT_MAX = 2 ** 31 - 1;
 
 function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) {
@@ -135,10 +130,7 @@ export function resolveSubscribeOptions(options: SubscribeOptions = {}): Resolve
   if (options === null || typeof options !== "object") {
     throw new TypeError("Subscribe options must be an object");
   }
-  const memberId = options.memberId ?? defaultNodeName();
-  if (typeof memberId !== "string" || memberId.trim() === "" || memberId.length > 200) {
-    throw new TypeError("memberId must be a non-empty string of at most 200 characters");
-  }
+  const memberId = resolveWorkerName(options.memberId, "memberId");
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new TypeError("signal must be an AbortSignal");
   }
@@ -149,11 +141,11 @@ export function resolveSubscribeOptions(options: SubscribeOptions = {}): Resolve
     batchSize: positiveInteger(options.batchSize, "batchSize", 500, 100_000),
     maxInFlight: options.maxInFlight === undefined
       ? null
-      : positiveInteger(options.maxInFlight, "maxInFlight", 1),
+      : positiveInteger(options.maxInFlight, "maxInFlight", 1, INT_MAX),
     signal: options.signal,
-    leaseTtlMs: positiveInteger(options.leaseTtlMs, "leaseTtlMs", 10_000),
+    leaseTtlMs: positiveInteger(options.leaseTtlMs, "leaseTtlMs", 10_000, INT_MAX),
     backoff: resolveBackoff(options.backoff),
-    pollIntervalMs: positiveInteger(options.pollIntervalMs, "pollIntervalMs", 1_000),
+    pollIntervalMs: positiveInteger(options.pollIntervalMs, "pollIntervalMs", 1_000, INT_MAX),
     useNotify: options.useNotify ?? true,
     partitions: positiveInteger(options.partitions, "partitions", 16, 1024),
     memberId,
