@@ -18,9 +18,10 @@
 export { Store, type StoreOptions } from "./src/store.ts";
 export { ERROR_CODES, type ErrorCode, isRillflowError, RillflowError } from "./src/errors.ts";
 export type { RillflowErrorOptions } from "./src/errors.ts";
+export type { StoreRef } from "./src/_context.ts";
 export type { DocumentMetadata, Documents } from "./src/documents/documents.ts";
 export type { HistoryEntry } from "./src/documents/history.ts";
-export type { DocumentSession, SessionOptions } from "./src/documents/session.ts";
+export type { DocumentSession, SessionOptions } from "./src/session/session.ts";
 export type { DocumentQuery } from "./src/query/document_query.ts";
 export { type ComparisonOperator, Predicate, type PredicateNode } from "./src/query/predicate.ts";
 export type { JsonPath } from "./src/schema/json_path.ts";
@@ -78,7 +79,7 @@ export type { CatalogDifference } from "./src/schema/catalog.ts";
 export type { Tx } from "./src/db/executor.ts";
 export type { SqlTag } from "./src/db/sql.ts";
 export { defineConfig, type RillflowConfig } from "./src/config.ts";
-export type { Projection } from "./src/projections/projection.ts";
+export type { Projection } from "./src/events/projection.ts";
 export type { Tenants, TenantStatus } from "./src/tenancy/tenants.ts";
 export type { ArchivedTable, ArchiveManifest } from "./src/tenancy/archive.ts";
 export { TENANT_NAME_PATTERN } from "./src/tenancy/tenant_name.ts";
@@ -90,7 +91,7 @@ export type {
   RunUntilIdleResult,
 } from "./src/projections/daemon.ts";
 export type { ProjectionDaemonOptions } from "./src/projections/daemon_options.ts";
-export { runAllTenants, type RunAllTenantsOptions } from "./src/projections/tenant_runner.ts";
+export { runAllTenants, type RunAllTenantsOptions } from "./src/tenant_runner.ts";
 export type { BackoffOptions } from "./src/processing/backoff.ts";
 export type { TickResult } from "./src/projections/tick.ts";
 export type { ProjectionStatus } from "./src/projections/admin.ts";
@@ -111,6 +112,7 @@ export {
   healthHandler,
   type HealthHandlerOptions,
   type HealthServeOptions,
+  whileServingHealth,
 } from "./src/observability/health_server.ts";
 export { type MetricsRegistry, metricsRegistry } from "./src/telemetry/metrics.ts";
 export type { NotifyState } from "./src/projections/run_loop.ts";
@@ -130,4 +132,4 @@ export type {
   GroupStatus,
 } from "./src/subscriptions/groups.ts";
 export type { SubscriptionDeadLetter } from "./src/subscriptions/dead_letters.ts";
-export type { SessionAggregates } from "./src/events/session_appends.ts";
+export type { SessionAggregates } from "./src/session/session_appends.ts";

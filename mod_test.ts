@@ -28,5 +28,6 @@ Deno.test("mod.ts exports exactly the public runtime names", () => {
     "multiStreamProjection",
     "runAllTenants",
     "viewProjection",
+    "whileServingHealth",
   ]);
 });

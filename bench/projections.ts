@@ -4,7 +4,7 @@
  */
 import type postgres from "postgres";
 import { event, Expected, type Projection, type Store } from "../mod.ts";
-import { EVENTS_CHANNEL } from "../src/observability/notify_listener.ts";
+import { eventsChannel as EVENTS_CHANNEL } from "../src/events/notify.ts";
 import { contextOf } from "../src/_context.ts";
 import { type Measured, timed, type Workload } from "./harness.ts";
 

@@ -8,7 +8,7 @@ import type { Executor } from "./db/executor.ts";
 import type { EventEnvelope } from "./events/envelope.ts";
 import type { UpcasterRegistry } from "./events/upcast_registry.ts";
 import type { EventSchemas } from "./events/event_schemas.ts";
-import type { Projection } from "./projections/projection.ts";
+import type { Projection } from "./events/projection.ts";
 import { qualify } from "./db/identifiers.ts";
 import { AppendEngine } from "./events/append_combiner.ts";
 
@@ -69,16 +69,44 @@ export class StoreContext {
   readonly table = (name: string): string => qualify(this.schema, name);
 }
 
-const contexts = new WeakMap<object, StoreContext>();
+/**
+ * A store, as the parts below `store.ts` name it: anything `Store.connect`
+ * returned (every `Store` is one). Parts that take a store (aggregate
+ * repositories, the snapshotter, the health server) type their parameter with
+ * it, so that they need not import the composition root above them.
+ */
+export interface StoreRef {
+  /** Where the store points, without credentials. */
+  readonly url: string;
+}
+
+interface Attached {
+  readonly context: StoreContext;
+  /** The context a call works on now (schema-per-tenant routing), when it differs. */
+  readonly routed?: () => StoreContext;
+}
+
+const contexts = new WeakMap<object, Attached>();
 
 /**
  * Attaches a context to a store object.
  *
  * @param store The store.
  * @param context Its context.
+ * @param routed The context a call works on now, under schema-per-tenant routing.
  */
-export function attachContext(store: object, context: StoreContext): void {
-  contexts.set(store, context);
+export function attachContext(
+  store: object,
+  context: StoreContext,
+  routed?: () => StoreContext,
+): void {
+  contexts.set(store, { context, routed });
+}
+
+function attached(store: object): Attached {
+  const entry = contexts.get(store);
+  if (!entry) throw new TypeError("Expected a Store created by Store.connect()");
+  return entry;
 }
 
 /**
@@ -89,7 +117,20 @@ export function attachContext(store: object, context: StoreContext): void {
  * @throws {TypeError} When `store` is not a connected Store.
  */
 export function contextOf(store: object): StoreContext {
-  const context = contexts.get(store);
-  if (!context) throw new TypeError("Expected a Store created by Store.connect()");
-  return context;
+  return attached(store).context;
+}
+
+/**
+ * The context a call on `store` works on: its own, or under schema-per-tenant
+ * the current tenant's (forTenant view or resolver). For parts that hold a
+ * store rather than a context (aggregate repositories, the snapshotter).
+ *
+ * @param store A store created by `Store.connect`.
+ * @returns The routed context.
+ * @throws {TypeError} When `store` is not a connected Store.
+ * @throws {RillflowError} `TENANT_REQUIRED` when no tenant can be named.
+ */
+export function routedContext(store: object): StoreContext {
+  const entry = attached(store);
+  return entry.routed ? entry.routed() : entry.context;
 }

@@ -7,7 +7,7 @@
 import { validateIdentifier } from "./db/identifiers.ts";
 import { type Aggregate, assertAggregate } from "./events/aggregate.ts";
 import { UpcasterRegistry } from "./events/upcast_registry.ts";
-import { assertProjection, type Projection } from "./projections/projection.ts";
+import { assertProjection, type Projection } from "./events/projection.ts";
 import type { ProjectionDaemonOptions } from "./projections/daemon_options.ts";
 
 /** What a config module declares. Parts add their own fields (projections, upcasters, …). */

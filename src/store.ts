@@ -4,13 +4,13 @@
  *
  * @module
  */
-import { openExecutor } from "./db/executor.ts";
+import { openExecutor } from "./db/open.ts";
 import type { Executor } from "./db/executor.ts";
 import { validateIdentifier } from "./db/identifiers.ts";
-import { attachContext, contextOf, StoreContext } from "./_context.ts";
+import { attachContext, contextOf, StoreContext, type StoreRef } from "./_context.ts";
 import { SchemaManager } from "./schema/schema_manager.ts";
 import { Documents } from "./documents/documents.ts";
-import { DocumentSession, type SessionOptions } from "./documents/session.ts";
+import { DocumentSession, type SessionOptions } from "./session/session.ts";
 import { Events } from "./events/events.ts";
 import type { StoreSettings } from "./_context.ts";
 import { UpcasterRegistry } from "./events/upcast_registry.ts";
@@ -20,7 +20,6 @@ import { Tenants } from "./tenancy/tenants.ts";
 import { tenantSchema } from "./tenancy/tenant_name.ts";
 import { tenantExecutor } from "./tenancy/tenant_executor.ts";
 
-let routedContextOf: (store: Store) => StoreContext;
 let openMembersOf: (store: Store) => OpenMembers;
 import { ProjectionDaemon } from "./projections/daemon.ts";
 import type { ProjectionDaemonOptions } from "./projections/daemon_options.ts";
@@ -29,7 +28,7 @@ import { OpenMembers } from "./subscriptions/open_members.ts";
 import { Streams } from "./events/streams.ts";
 import { EventSchemas } from "./events/event_schemas.ts";
 import { flushEventNotifications } from "./events/notify.ts";
-import { assertProjection, type Projection } from "./projections/projection.ts";
+import { assertProjection, type Projection } from "./events/projection.ts";
 
 /** Options of {@linkcode Store.connect}. */
 export interface StoreOptions {
@@ -213,7 +212,7 @@ function settingsOnSchema(
  * console.log(await store.schema.plan()); // [] once migrated
  * ```
  */
-export class Store {
+export class Store implements StoreRef {
   readonly #context: StoreContext;
   readonly #owner: boolean;
   readonly #tenancy: Required<StoreOptions>["tenancy"];
@@ -246,7 +245,7 @@ export class Store {
     this.#owner = owner;
     this.#openMembers = openMembers;
     this.#tenancy = tenancy;
-    attachContext(this, context);
+    attachContext(this, context, () => this.#routed().#context);
     this.schema = new SchemaManager(context.executor, context.schema);
     this.tenants = tenants ?? new Tenants(context.executor);
     this.#events = new Events(context);
@@ -272,7 +271,6 @@ export class Store {
   }
 
   static {
-    routedContextOf = (store) => store.#routed().#context;
     openMembersOf = (store) => store.#openMembers;
   }
 
@@ -448,20 +446,6 @@ async function refuseChangedMigrations(schema: SchemaManager): Promise<void> {
     }. Run "rillflow health schema" for the full report`,
     { retryable: false, details: { drift: changed } },
   );
-}
-
-/**
- * The context a call on `store` works on: its own, or under schema-per-tenant
- * the current tenant's (forTenant view or resolver). Internal, for parts that
- * hold a store rather than a context (aggregate repositories, the snapshotter).
- *
- * @param store A connected store.
- * @returns The routed context.
- * @throws {RillflowError} `TENANT_REQUIRED` when no tenant can be named.
- */
-export function routedContext(store: Store): StoreContext {
-  contextOf(store);
-  return routedContextOf(store);
 }
 
 /**

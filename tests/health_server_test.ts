@@ -13,6 +13,7 @@ import {
   type ProjectionDaemon,
   RillflowError,
   Store,
+  whileServingHealth,
 } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
 import { parseBind, serveHealth } from "../src/observability/health_server.ts";
@@ -159,13 +160,15 @@ testBoth(
 );
 
 /** Runs a daemon with its health server on a free port. */
-async function runWithHealth(daemon: ProjectionDaemon) {
+async function runWithHealth(store: Store, daemon: ProjectionDaemon) {
   const controller = new AbortController();
   const bound = Promise.withResolvers<number>();
-  const running = daemon.run({
-    signal: controller.signal,
-    health: { hostname: "127.0.0.1", port: 0, onListen: ({ port }) => bound.resolve(port) },
-  });
+  const { signal } = controller;
+  const running = whileServingHealth(
+    () => healthHandler(store, { daemon }),
+    { hostname: "127.0.0.1", port: 0, signal, onListen: ({ port }) => bound.resolve(port) },
+    () => daemon.run({ signal }),
+  );
   return {
     base: `http://127.0.0.1:${await bound.promise}`,
     stop: () => (controller.abort(), running),
@@ -175,7 +178,7 @@ async function runWithHealth(daemon: ProjectionDaemon) {
 testServer("a running daemon serves / and /metrics over a real socket", async (url) => {
   const store = await Store.connect(url, { schema: freshSchema(), autoMigrate: true });
   const daemon = store.projections({ pollIntervalMs: 20 }).register("counter", counter);
-  const { base, stop } = await runWithHealth(daemon);
+  const { base, stop } = await runWithHealth(store, daemon);
   try {
     await store.events.append(crypto.randomUUID(), Expected.any, [event("E", {})]);
     const body = await waitFor("the event to be applied", async () => {
@@ -207,7 +210,7 @@ testServer("/health/ready turns 503 while the database is unreachable", async (u
   const errors: unknown[] = [];
   const daemon = store.projections({ pollIntervalMs: 50, onError: (error) => errors.push(error) })
     .register("counter", counter);
-  const { base, stop } = await runWithHealth(daemon);
+  const { base, stop } = await runWithHealth(store, daemon);
   try {
     assertEquals((await fetch(`${base}/health/ready`)).status, 200);
     proxy.cut();

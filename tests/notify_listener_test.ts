@@ -4,7 +4,7 @@ import { waitFor } from "./_wait.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
 import { event, Expected, Store } from "../mod.ts";
 import { contextOf } from "../src/_context.ts";
-import { NotifyListener } from "../src/observability/notify_listener.ts";
+import { NotifyListener } from "../src/db/notify_listener.ts";
 
 const channel = () => `rf_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
 

@@ -8,22 +8,11 @@ import type { Command } from "commander";
 import { Store, type StoreOptions } from "../store.ts";
 import { RillflowError } from "../errors.ts";
 import { loadConfig, type RillflowConfig } from "../config.ts";
+import type { CliIo } from "./io.ts";
 import { CliLog } from "./log.ts";
 
 /** Exit codes (STYLE.md): success, domain error, usage error, connection error. */
 export const EXIT = { ok: 0, domain: 1, usage: 2, connection: 3 } as const;
-
-/** Where the CLI writes. */
-export interface CliIo {
-  /** Writes to standard output. */
-  out(text: string): void;
-  /** Writes to standard error. */
-  err(text: string): void;
-  /** The environment (for `DATABASE_URL`). */
-  env(name: string): string | undefined;
-  /** Whether standard error is a terminal (progress is shown only then). */
-  errIsTerminal?(): boolean;
-}
 
 /** The global options every command accepts. */
 export interface GlobalOptions {

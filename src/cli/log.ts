@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CliIo } from "./context.ts";
+import type { CliIo } from "./io.ts";
 
 /** How log lines are written. */
 export type LogFormat = "text" | "json";

@@ -5,7 +5,8 @@
  */
 import { Command, CommanderError } from "commander";
 import denoJson from "../../deno.json" with { type: "json" };
-import { CliContext, type CliIo, EXIT, exitFor } from "./context.ts";
+import { CliContext, EXIT, exitFor } from "./context.ts";
+import type { CliIo } from "./io.ts";
 import { registerSchemaCommands } from "./commands/schema.ts";
 import { registerHealthCommands } from "./commands/health.ts";
 import { registerTenantCommands } from "./commands/tenants.ts";

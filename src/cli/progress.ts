@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { CliIo } from "./context.ts";
+import type { CliIo } from "./io.ts";
 
 /** A progress line that rewrites itself. */
 export interface Progress {

@@ -1,12 +1,11 @@
 /**
- * The one database interface everything above `src/db/` is written against,
- * and the URL dispatcher that picks an adapter.
+ * The one database interface everything above `src/db/` is written against
+ * (the URL dispatcher that picks an adapter is `open.ts`).
  *
  * @module
  */
 import type { SqlTag } from "./sql.ts";
 import { SqlFragment } from "./sql.ts";
-import { RillflowError } from "../errors.ts";
 
 /** Something that runs a parameterised statement and returns its rows. */
 export interface Queryable {
@@ -171,36 +170,4 @@ export function sqlTagFor(run: Queryable["query"]): SqlTag {
     const { text, params } = new SqlFragment(strings, values).compile();
     return run(text, params);
   };
-}
-
-/**
- * Opens an executor for a URL: `postgres://`/`postgresql://` through
- * postgres.js, `pglite://memory` or `pglite:<dir>` through embedded PGlite.
- *
- * @param url The database URL.
- * @param options Pool size and connect timeout.
- * @returns A connected executor.
- * @throws {RillflowError} `CONNECTION_ERROR` for an unsupported URL or a failed connection.
- */
-export async function openExecutor(url: string, options: ConnectOptions = {}): Promise<Executor> {
-  if (typeof url !== "string" || url.length === 0) {
-    throw new RillflowError("CONNECTION_ERROR", "A database URL is required", {
-      retryable: false,
-    });
-  }
-  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
-    const { connectPostgres } = await import("./postgres_js.ts");
-    return connectPostgres(url, options);
-  }
-  if (url.startsWith("pglite:")) {
-    const { openPglite } = await import("./pglite.ts");
-    return openPglite(url);
-  }
-  const scheme = url.includes(":") ? url.slice(0, url.indexOf(":") + 1) : url.slice(0, 20);
-  throw new RillflowError(
-    "CONNECTION_ERROR",
-    `Unsupported database URL scheme "${scheme}": use postgres://, postgresql://, ` +
-      `pglite://memory or pglite:<directory>`,
-    { retryable: false },
-  );
 }

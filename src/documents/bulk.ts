@@ -25,8 +25,7 @@ const CHARS_PER_STATEMENT = 8_000_000;
  * From this many rows per call, `COPY` inserts. Under Deno each COPY through
  * postgres.js waits up to ~90 ms on delayed TCP acknowledgements
  * (docs/documents.md), which statements do not. COPY's cheaper rows repay
- * that by ≥ 5 % from about 20,000 rows; at 10,000 the two routes are even
- * (bench/documents.ts, "bulk load 50,000 docs").
+ * that from about 20,000 rows (bench/README.md, "bulk load 50,000 docs").
  */
 export const COPY_MIN_ROWS = 20_000;
 /** Rows per COPY: bounds the text built in memory at once. */

@@ -7,8 +7,7 @@
 import { retryingRaces } from "./append_recovery.ts";
 import { notifyAppended } from "./notify.ts";
 import { instrumentAppend } from "../telemetry/instrument.ts";
-import { contextOf, type StoreContext } from "../_context.ts";
-import { routedContext, type Store } from "../store.ts";
+import { contextOf, routedContext, type StoreContext, type StoreRef } from "../_context.ts";
 import { isRillflowError } from "../errors.ts";
 import { type Aggregate, assertAggregate, type LoadedAggregate } from "./aggregate.ts";
 import type { AggregateValidator } from "./aggregate_commit.ts";
@@ -70,7 +69,7 @@ const ANY_ATTEMPTS = 3;
  * ```
  */
 export class AggregateRepository<S> {
-  readonly #store: Store;
+  readonly #store: StoreRef;
   readonly #aggregate: Aggregate<S>;
   readonly #validator?: AggregateValidator<S>;
 
@@ -87,7 +86,7 @@ export class AggregateRepository<S> {
    * @throws {TypeError} For a malformed aggregate or a validator that is not a function.
    */
   constructor(
-    store: Store,
+    store: StoreRef,
     aggregate: Aggregate<S>,
     options: AggregateRepositoryOptions<S> = {},
   ) {

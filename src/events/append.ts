@@ -20,7 +20,7 @@ import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { isUniqueViolation } from "../db/_pg_errors.ts";
 import { quoteIdent } from "../db/identifiers.ts";
-import type { Projection } from "../projections/projection.ts";
+import type { Projection } from "./projection.ts";
 import type { AppendResult, PreparedAppend } from "./append_input.ts";
 import { type EventRow, toEnvelope } from "./envelope.ts";
 import {

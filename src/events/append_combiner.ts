@@ -117,8 +117,8 @@ export class AppendEngine {
     await this.#runGroup(takeGroup(queue));
     // Contended (appends waited): each next group leaves one macrotask after the last returned,
     // so that the callers just resolved, who typically append again at once, join it instead of
-    // starting a queue of their own behind it (8 writers of one stream: ≈ 1.5× instead of 0.9× of
-    // the floor, bench/README.md). setImmediate, not setTimeout(0): Deno clamps timers to 1 ms.
+    // starting a queue of their own behind it (the "8 writers on one stream" row of
+    // bench/README.md). setImmediate, not setTimeout(0): Deno clamps timers to 1 ms.
     let contended = queue.length > 0;
     while (contended) {
       await new Promise((resolve) => setImmediate(resolve));

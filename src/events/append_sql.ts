@@ -7,7 +7,7 @@
  *
  * One event without key or category (most appends) is a bare
  * `INSERT … SELECT` of scalars with the lock and the checks in its WHERE: a
- * CTE and `unnest` cost ≈ 15 % of a one-event append (bench/README.md). It
+ * CTE and `unnest` cost measurably more (bench/README.md). It
  * returns the written row, or nothing, which one lookup then explains.
  *
  * ```sql
@@ -56,8 +56,8 @@ export interface AppendShape {
    * How the events travel: `one` event without key or category is the bare
    * insert of scalars; a `uniform` append (every event of one type, version,
    * headers, causation and correlation: most batches, and one event with a key
-   * or category) sends those once, as scalars (≈ 8 % of a 50-event batch's
-   * statement, bench/README.md); a `mixed` one sends them per event.
+   * or category) sends those once, as scalars (measured in bench/README.md); a
+   * `mixed` one sends them per event.
    */
   readonly events: "one" | "uniform" | "mixed";
   /** With an idempotency key and request hash. */

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import type { StoreContext } from "../_context.ts";
+import { routedContext, type StoreContext, type StoreRef } from "../_context.ts";
 import { isRillflowError } from "../errors.ts";
-import { routedContext, type Store } from "../store.ts";
 import { type Aggregate, assertAggregate } from "./aggregate.ts";
 import { loadAggregate } from "./aggregate_load.ts";
 import { schemaVersionOf, snapshotJson, writeSnapshot } from "./snapshot_store.ts";
@@ -134,7 +133,7 @@ export class Snapshotter {
    *   names no tenant.
    */
   constructor(
-    store: Store,
+    store: StoreRef,
     // deno-lint-ignore no-explicit-any -- each aggregate has its own state type
     aggregates: readonly Aggregate<any>[],
     options: SnapshotterOptions = {},

@@ -1,7 +1,8 @@
 /**
  * Health and metrics over HTTP: a web-standard `(req: Request) => Response`
- * handler, served with `Deno.serve` by the daemon's `run({ health })` and
- * `rillflow projections run-loop --health-bind`.
+ * handler ({@linkcode healthHandler}), served with `Deno.serve` by
+ * `rillflow projections run-loop --health-bind` ({@linkcode whileServingHealth})
+ * or by a program of yours.
  *
  * - `GET /` — JSON health: status, database, projections with lag and state.
  * - `GET /health/live` — 200 while the process runs.
@@ -10,10 +11,9 @@
  *
  * @module
  */
-import { contextOf, type StoreContext } from "../_context.ts";
+import { contextOf, type StoreContext, type StoreRef } from "../_context.ts";
 import type { ProjectionDaemon } from "../projections/daemon.ts";
 import type { ProjectionStatus } from "../projections/admin.ts";
-import type { Store } from "../store.ts";
 import { metricsRegistry, setConnectionGauges } from "../telemetry/metrics.ts";
 
 /** Options of {@linkcode healthHandler}. */
@@ -183,13 +183,16 @@ export function createHealthHandler(
 /**
  * The health and metrics handler of a store, to serve with `Deno.serve` or mount in an app.
  *
- * @example Serve health and metrics on port 8080
+ * @example Serve health and metrics (port 0: any free port; 8080 in production)
  * ```ts
  * import { healthHandler, Store } from "@rillflow/rillflow";
  *
- * const store = await Store.connect(Deno.env.get("DATABASE_URL") ?? "pglite://memory");
+ * await using store = await Store.connect("pglite://memory");
  * const daemon = store.projections();
- * Deno.serve({ port: 8080 }, healthHandler(store, { daemon }));
+ * const server = Deno.serve({ port: 0, onListen() {} }, healthHandler(store, { daemon }));
+ * const { port } = server.addr as Deno.NetAddr;
+ * console.log((await fetch(`http://localhost:${port}/health/live`)).status); // 200
+ * await server.shutdown();
  * ```
  *
  * @param store The store to check.
@@ -197,7 +200,7 @@ export function createHealthHandler(
  * @returns A `(request) => Promise<Response>` handler.
  */
 export function healthHandler(
-  store: Store,
+  store: StoreRef,
   options: HealthHandlerOptions = {},
 ): (request: Request) => Promise<Response> {
   return createHealthHandler(contextOf(store), options);
@@ -234,6 +237,48 @@ export function serveHealth(
         "(choose another --health-bind)",
       { cause: error },
     );
+  }
+}
+
+/**
+ * Runs `work` while a health server answers, when `options` asks for one. The
+ * server is bound before `work` starts, so a taken address stops everything
+ * before any work (a daemon takes no lease); it stops with `options.signal`,
+ * or at once when `work` fails.
+ *
+ * @example A daemon with its health server
+ * ```ts
+ * import { healthHandler, Store, whileServingHealth } from "@rillflow/rillflow";
+ *
+ * await using store = await Store.connect("pglite://memory");
+ * const daemon = store.projections();
+ * const signal = AbortSignal.timeout(100);
+ * await whileServingHealth(
+ *   () => healthHandler(store, { daemon }),
+ *   { hostname: "127.0.0.1", port: 0, signal },
+ *   () => daemon.run({ signal }),
+ * );
+ * ```
+ *
+ * @param handler Builds the handler (called only when serving).
+ * @param options Where to listen and the stop signal, or `undefined` to serve nothing.
+ * @param work The work to run while serving.
+ * @returns What `work` returned, once the server has shut down.
+ * @throws {Deno.errors.AddrInUse} Naming the address, before `work` starts.
+ */
+export async function whileServingHealth<T>(
+  handler: () => (request: Request) => Promise<Response>,
+  options: (HealthServeOptions & { signal?: AbortSignal }) | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  const server = options ? serveHealth(handler(), options) : null;
+  try {
+    return await work();
+  } catch (error) {
+    await server?.shutdown();
+    throw error;
+  } finally {
+    await server?.finished;
   }
 }
 

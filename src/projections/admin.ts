@@ -18,7 +18,7 @@ import {
   listDeadLetters,
   takeDeadLetter,
 } from "../processing/dead_letters.ts";
-import type { Projection } from "./projection.ts";
+import type { Projection } from "../events/projection.ts";
 import { upcastIsolating } from "./read_batch.ts";
 import { handlerTx, inSchema, projectionDeadLetters } from "./tick.ts";
 

@@ -7,21 +7,16 @@
 import { StoreContext } from "../_context.ts";
 import { validateIdentifier } from "../db/identifiers.ts";
 import { RillflowError } from "../errors.ts";
-import {
-  createHealthHandler,
-  type HealthServeOptions,
-  serveHealth,
-} from "../observability/health_server.ts";
 import * as admin from "./admin.ts";
-import type { DeadLetter } from "./dead_letters.ts";
+import type { DeadLetter } from "../processing/dead_letters.ts";
 import {
   type ProjectionDaemonOptions,
   resolveDaemonOptions,
   type ResolvedDaemonOptions,
   validateProjectionName,
 } from "./daemon_options.ts";
-import { releaseLease } from "./lease.ts";
-import { assertProjection, type Projection } from "./projection.ts";
+import { releaseLease } from "../processing/lease.ts";
+import { assertProjection, type Projection } from "../events/projection.ts";
 import { type LoopState, type NotifyState, runLoop, runUntilIdle } from "./run_loop.ts";
 import {
   prepareProjection,
@@ -37,8 +32,6 @@ export interface RunOptions {
   signal: AbortSignal;
   /** LISTEN for appends to wake at once (default `true`); polling remains the fallback. */
   useNotify?: boolean;
-  /** Serve health and metrics over HTTP while running (`{ port: 8080 }`). */
-  health?: HealthServeOptions;
 }
 
 /** Progress of {@linkcode ProjectionDaemon.runUntilIdle} and {@linkcode ProjectionDaemon.rebuild}. */
@@ -197,7 +190,8 @@ export class ProjectionDaemon {
    * interval. Errors are reported to `onError` and the loop goes on. On stop,
    * the leases are released so another worker takes over at once.
    *
-   * @param options The stop signal, notification use and an optional health server.
+   * @param options The stop signal and notification use. A health server is composed around
+   *   it (`whileServingHealth`, `healthHandler`), not started by the daemon.
    * @throws {TypeError} When this daemon is already running.
    * @throws {RillflowError} `INVALID_INPUT` at start, before any work, when it should LISTEN
    *   (`useNotify`, the default) but the store is behind a transaction pooler without
@@ -205,13 +199,6 @@ export class ProjectionDaemon {
    */
   async run(options: RunOptions): Promise<void> {
     if (this.#running) throw new TypeError("This projection daemon is already running");
-    // Bound before any work: a taken address stops the daemon before it takes a lease.
-    const server = options.health
-      ? serveHealth(createHealthHandler(this.#context, { daemon: this }), {
-        ...options.health,
-        signal: options.signal,
-      })
-      : null;
     this.#running = true;
     try {
       await runLoop(
@@ -225,13 +212,8 @@ export class ProjectionDaemon {
         options.useNotify ?? true,
         this.#loop,
       );
-    } catch (error) {
-      // Stopped by an error (it cannot LISTEN), not by the signal: the health server goes too.
-      await server?.shutdown();
-      throw error;
     } finally {
       this.#running = false;
-      await server?.finished;
     }
   }
 

@@ -9,7 +9,7 @@ import {
   resolveBackoff,
   type ResolvedBackoff,
 } from "../processing/backoff.ts";
-import { EVENTS_CHANNEL } from "../observability/notify_listener.ts";
+import { eventsChannel as EVENTS_CHANNEL } from "../events/notify.ts";
 import { positiveInteger, resolveWorkerName } from "../processing/worker_options.ts";
 
 /** Options of `store.projections(options)`. */

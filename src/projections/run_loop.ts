@@ -7,7 +7,7 @@
  */
 import type { StoreContext } from "../_context.ts";
 import { isRillflowError } from "../errors.ts";
-import { NotifyListener, Wakeup } from "../observability/notify_listener.ts";
+import { NotifyListener, Wakeup } from "../db/notify_listener.ts";
 import type { ResolvedDaemonOptions } from "./daemon_options.ts";
 import type { TickResult } from "./tick.ts";
 import type { RunUntilIdleOptions, RunUntilIdleResult } from "./daemon.ts";

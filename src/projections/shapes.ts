@@ -9,9 +9,8 @@
 import { quoteIdent } from "../db/identifiers.ts";
 import type { Tx } from "../db/executor.ts";
 import type { EventEnvelope } from "../events/envelope.ts";
-import type { Projection } from "./projection.ts";
-import { contextOf } from "../_context.ts";
-import type { Store } from "../store.ts";
+import type { Projection } from "../events/projection.ts";
+import { contextOf, type StoreRef } from "../_context.ts";
 
 /** A value taken from an event: a dot path into `data` (`"customer.id"`) or a function. */
 export type EventField<V> = string | ((event: EventEnvelope) => V | null | undefined);
@@ -59,7 +58,7 @@ export interface ViewProjection extends TableProjection {
    * @param store The store whose schema holds the table.
    * @returns The rows.
    */
-  read(store: Store): Promise<ViewRow[]>;
+  read(store: StoreRef): Promise<ViewRow[]>;
 }
 
 /** A state of a {@linkcode multiStreamProjection}. */
@@ -81,14 +80,14 @@ export interface MultiStreamProjection<S> extends TableProjection {
    * @param id The key.
    * @returns The state, or `null` when no event carried this key.
    */
-  get(store: Store, id: string): Promise<KeyedState<S> | null>;
+  get(store: StoreRef, id: string): Promise<KeyedState<S> | null>;
   /**
    * Reads every state, ordered by key.
    *
    * @param store The store whose schema holds the table.
    * @returns The states.
    */
-  read(store: Store): Promise<KeyedState<S>[]>;
+  read(store: StoreRef): Promise<KeyedState<S>[]>;
 }
 
 /** Options of {@linkcode viewProjection}. */

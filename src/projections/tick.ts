@@ -22,7 +22,7 @@ import {
   type Lease,
   type LeaseTarget,
 } from "../processing/lease.ts";
-import type { Projection } from "./projection.ts";
+import type { Projection } from "../events/projection.ts";
 import { type Batch, type BatchItem, readBatch } from "./read_batch.ts";
 
 /** What one tick did. */

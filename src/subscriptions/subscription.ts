@@ -11,8 +11,8 @@ import type { StoreContext } from "../_context.ts";
 import type { Tx } from "../db/executor.ts";
 import type { EventEnvelope } from "../events/envelope.ts";
 import { isRillflowError } from "../errors.ts";
-import { NotifyListener, Wakeup } from "../observability/notify_listener.ts";
-import { EVENTS_CHANNEL } from "../observability/notify_listener.ts";
+import { NotifyListener, Wakeup } from "../db/notify_listener.ts";
+import { eventsChannel as EVENTS_CHANNEL } from "../events/notify.ts";
 import {
   setSubscriptionGauges,
   type SubscriptionLabels,

@@ -4,8 +4,8 @@
  * these, e.g. `return instrumentAppend(() => runAppend(…))`.
  *
  * Each wrapper is one promise reaction around the work (a leaf span, see
- * `withLeafSpan`), not a stack of async functions: on a single-event append
- * the nested form cost about 5 % of the append's latency.
+ * `withLeafSpan`), not a stack of async functions, which cost measurably on a
+ * single-event append (bench/README.md).
  *
  * @module
  */

@@ -7,8 +7,13 @@
  */
 import type { Command } from "commander";
 import { type CliContext, UsageError } from "../context.ts";
-import { type HealthServeOptions, parseBind } from "../../observability/health_server.ts";
-import { runAllTenants } from "../../projections/tenant_runner.ts";
+import {
+  healthHandler,
+  type HealthServeOptions,
+  parseBind,
+  whileServingHealth,
+} from "../../observability/health_server.ts";
+import { runAllTenants } from "../../tenant_runner.ts";
 import {
   daemonOptions,
   integerFlag,
@@ -56,7 +61,7 @@ function healthOptions(cli: CliContext, flags: RunLoopFlags): HealthServeOptions
 
 async function runOneSchema(cli: CliContext, command: Command, flags: RunLoopFlags) {
   const health = healthOptions(cli, flags);
-  await withDaemon(cli, command, true, async (daemon) => {
+  await withDaemon(cli, command, true, async (daemon, store) => {
     // Said once SIGINT/SIGTERM are handled: a stop right after this line still stops cleanly.
     await untilSignal((signal) => {
       cli.log.line(
@@ -64,7 +69,11 @@ async function runOneSchema(cli: CliContext, command: Command, flags: RunLoopFla
         `Running ${daemon.names.length} projection(s) as "${daemon.node}"; stop with Ctrl-C.`,
         { node: daemon.node, projections: daemon.names },
       );
-      return daemon.run({ signal, useNotify: flags.useNotify === "true", health });
+      return whileServingHealth(
+        () => healthHandler(store, { daemon }),
+        health && { ...health, signal },
+        () => daemon.run({ signal, useNotify: flags.useNotify === "true" }),
+      );
     });
     cli.log.line("info", "Stopped.");
   }, flags);

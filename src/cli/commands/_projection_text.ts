@@ -4,7 +4,7 @@
  * @module
  */
 import type { ProjectionStatus } from "../../projections/admin.ts";
-import type { DeadLetter } from "../../projections/dead_letters.ts";
+import type { DeadLetter } from "../../processing/dead_letters.ts";
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

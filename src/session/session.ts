@@ -7,9 +7,9 @@
 import type { StoreContext } from "../_context.ts";
 import type { InternalTx } from "../db/executor.ts";
 import { assertUuid } from "../ids.ts";
-import { validateCollectionName } from "./collection_name.ts";
-import { type CollectionInfo, ensureCollection } from "./collection.ts";
-import { deleteDocument, documentJson, putDocument } from "./writes.ts";
+import { validateCollectionName } from "../schema/collection_name.ts";
+import { type CollectionInfo, ensureCollection } from "../schema/collection.ts";
+import { deleteDocument, documentJson, putDocument } from "../documents/writes.ts";
 import type { ExpectedVersion } from "../events/expected.ts";
 import type { NewEvent } from "../events/new_event.ts";
 import type { AppendOptions } from "../events/append_input.ts";
@@ -17,11 +17,7 @@ import type { AggregateRepository } from "../events/aggregate_repository.ts";
 import { retryingRaces } from "../events/append_recovery.ts";
 import { instrumentQuery, NO_ATTRIBUTES } from "../telemetry/instrument.ts";
 import { recordDocumentWrite } from "../telemetry/metrics.ts";
-import {
-  type SessionAggregates,
-  sessionAggregates,
-  stagedAppend,
-} from "../events/session_appends.ts";
+import { type SessionAggregates, sessionAggregates, stagedAppend } from "./session_appends.ts";
 
 /** Options of `store.session(options)`. */
 export interface SessionOptions {

@@ -8,11 +8,8 @@
  *
  * @module
  */
-import type { Executor, Listener } from "../db/executor.ts";
+import type { Executor, Listener } from "./executor.ts";
 import { isRillflowError, RillflowError } from "../errors.ts";
-
-/** The channel appends are announced on after they commit (the payload is the schema name). */
-export { eventsChannel as EVENTS_CHANNEL } from "../events/notify.ts";
 
 /**
  * A wake-up flag a single waiter sleeps on: `wake()` ends the current wait,

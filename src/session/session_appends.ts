@@ -7,15 +7,15 @@
  */
 import type { StoreContext } from "../_context.ts";
 import type { InternalTx } from "../db/executor.ts";
-import { type AppendOptions, prepareAppend } from "./append_input.ts";
-import { appendInTransaction } from "./append.ts";
-import type { ExpectedVersion } from "./expected.ts";
-import type { NewEvent } from "./new_event.ts";
-import { notifyAppended } from "./notify.ts";
+import { type AppendOptions, prepareAppend } from "../events/append_input.ts";
+import { appendInTransaction } from "../events/append.ts";
+import type { ExpectedVersion } from "../events/expected.ts";
+import type { NewEvent } from "../events/new_event.ts";
+import { notifyAppended } from "../events/notify.ts";
 import { recordAppend } from "../telemetry/metrics.ts";
-import type { LoadedAggregate } from "./aggregate.ts";
-import { aggregateParts, type AggregateRepository } from "./aggregate_repository.ts";
-import { type AggregateWrite, planCommit, planCommitFor } from "./aggregate_plan.ts";
+import type { LoadedAggregate } from "../events/aggregate.ts";
+import { aggregateParts, type AggregateRepository } from "../events/aggregate_repository.ts";
+import { type AggregateWrite, planCommit, planCommitFor } from "../events/aggregate_plan.ts";
 
 /** A change a session runs inside `saveChanges()`'s transaction. */
 export interface StagedEventOperation {

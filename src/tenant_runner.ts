@@ -6,16 +6,18 @@
  *
  * @module
  */
-import { contextOf } from "../_context.ts";
 import {
-  createHealthHandler,
+  healthHandler,
   type HealthServeOptions,
-  serveHealth,
-} from "../observability/health_server.ts";
-import { Wakeup } from "../observability/notify_listener.ts";
-import type { Store } from "../store.ts";
-import type { ProjectionDaemon } from "./daemon.ts";
-import { type ProjectionDaemonOptions, resolveDaemonOptions } from "./daemon_options.ts";
+  whileServingHealth,
+} from "./observability/health_server.ts";
+import { Wakeup } from "./db/notify_listener.ts";
+import type { Store } from "./store.ts";
+import type { ProjectionDaemon } from "./projections/daemon.ts";
+import {
+  type ProjectionDaemonOptions,
+  resolveDaemonOptions,
+} from "./projections/daemon_options.ts";
 
 /** Options of {@linkcode runAllTenants}. */
 export interface RunAllTenantsOptions {
@@ -172,22 +174,22 @@ export async function runAllTenants(
   // Fails fast (INVALID_INPUT) on a single-tenant store; any valid name serves the check.
   store.forTenant("probe");
   const runner = new TenantRunner(store, register, options);
-  const server = options.health
-    ? serveHealth(
-      createHealthHandler(contextOf(store), {
+  const sleeper = new Wakeup();
+  await whileServingHealth(
+    () =>
+      healthHandler(store, {
         tenantDaemons: () => new Map([...runner.running].map(([t, r]) => [t, r.daemon])),
       }),
-      { ...options.health, signal: options.signal },
-    )
-    : null;
-  const sleeper = new Wakeup();
-  try {
-    while (!options.signal.aborted) {
-      await runner.discover();
-      await sleeper.wait(discoverIntervalMs, options.signal);
-    }
-  } finally {
-    await runner.stopped();
-    await server?.finished;
-  }
+    options.health && { ...options.health, signal: options.signal },
+    async () => {
+      try {
+        while (!options.signal.aborted) {
+          await runner.discover();
+          await sleeper.wait(discoverIntervalMs, options.signal);
+        }
+      } finally {
+        await runner.stopped();
+      }
+    },
+  );
 }

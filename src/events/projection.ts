@@ -5,7 +5,7 @@
  * @module
  */
 import type { Tx } from "../db/executor.ts";
-import type { EventEnvelope } from "../events/envelope.ts";
+import type { EventEnvelope } from "./envelope.ts";
 
 /**
  * A projection: turns events into read-model writes made through `tx`, in the
