@@ -83,13 +83,12 @@ export type { Projection } from "./src/events/projection.ts";
 export type { Tenants, TenantStatus } from "./src/tenancy/tenants.ts";
 export type { ArchivedTable, ArchiveManifest } from "./src/tenancy/archive.ts";
 export { TENANT_NAME_PATTERN } from "./src/tenancy/tenant_name.ts";
+export type { ProjectionDaemon, RunOptions } from "./src/projections/daemon.ts";
 export type {
   ProgressUpdate,
-  ProjectionDaemon,
-  RunOptions,
   RunUntilIdleOptions,
   RunUntilIdleResult,
-} from "./src/projections/daemon.ts";
+} from "./src/projections/run_loop.ts";
 export type { ProjectionDaemonOptions } from "./src/projections/daemon_options.ts";
 export { runAllTenants, type RunAllTenantsOptions } from "./src/tenant_runner.ts";
 export type { BackoffOptions } from "./src/processing/backoff.ts";

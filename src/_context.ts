@@ -5,14 +5,14 @@
  * @module
  */
 import type { Executor } from "./db/executor.ts";
-import type { EventEnvelope } from "./events/envelope.ts";
-import type { UpcasterRegistry } from "./events/upcast_registry.ts";
-import type { EventSchemas } from "./events/event_schemas.ts";
-import type { Projection } from "./events/projection.ts";
 import { qualify } from "./db/identifiers.ts";
-import { AppendEngine } from "./events/append_combiner.ts";
 
-/** Resolved store-wide settings that parts read. */
+/**
+ * Resolved store-wide settings that parts read. The layers above add the
+ * settings they own to this interface (the events layer: upcasting, event
+ * schemas, inline projections, in `events/settings.ts`), so the context
+ * imports nothing from above it.
+ */
 export interface StoreSettings {
   /** Headers merged into every appended event. */
   readonly sessionHeaders: Readonly<Record<string, unknown>>;
@@ -22,22 +22,6 @@ export interface StoreSettings {
   readonly correlationId?: string;
   /** Whether appends serialise per stream with an advisory lock by default. */
   readonly advisoryLocks: boolean;
-  /**
-   * Brings stored envelopes to their current shape. Every read path (streams,
-   * global reads, aggregates, projections, subscriptions) passes its envelopes
-   * through it. The identity unless upcasters are configured.
-   */
-  readonly upcast: (envelopes: EventEnvelope[]) => Promise<EventEnvelope[]>;
-  /**
-   * The registry behind `upcast`, when configured: appends read the current
-   * version of a type from it, and readers filtering by type select the stored
-   * types renamed into the wanted ones (`storedTypesFor`).
-   */
-  readonly upcasters?: UpcasterRegistry;
-  /** Projections run inside every append's transaction, by name. */
-  readonly inlineProjections: ReadonlyMap<string, Projection>;
-  /** JSON Schemas that appended event data must satisfy, when configured. */
-  readonly eventSchemas?: EventSchemas;
 }
 
 /** The shared context of one store (or one tenant view of it). */
@@ -53,12 +37,23 @@ export class StoreContext {
     readonly schema: string,
     readonly settings: StoreSettings,
     readonly tenant: string | null = null,
-  ) {
-    this.appends = new AppendEngine(this);
-  }
+  ) {}
 
-  /** The append pipeline's per-store state: built statements and stream queues. */
-  readonly appends: AppendEngine;
+  /** Per-store state the parts keep with their context, by the key each owns. */
+  readonly #state = new Map<object, unknown>();
+
+  /**
+   * The per-store state a part keeps under `key`, made by `create` on first use
+   * (the events layer keeps its append engine here).
+   *
+   * @param key The part's own key object.
+   * @param create Makes the state for this context.
+   * @returns The state.
+   */
+  stateOf<T>(key: object, create: () => T): T {
+    if (!this.#state.has(key)) this.#state.set(key, create());
+    return this.#state.get(key) as T;
+  }
 
   /**
    * The quoted, schema-qualified name of a table of this store (safe to destructure).

@@ -12,7 +12,7 @@ import { SchemaManager } from "./schema/schema_manager.ts";
 import { Documents } from "./documents/documents.ts";
 import { DocumentSession, type SessionOptions } from "./session/session.ts";
 import { Events } from "./events/events.ts";
-import type { StoreSettings } from "./_context.ts";
+import { type EventSettings, eventSettings } from "./events/settings.ts";
 import { UpcasterRegistry } from "./events/upcast_registry.ts";
 import { upcastHook } from "./events/upcast_apply.ts";
 import { RillflowError } from "./errors.ts";
@@ -166,7 +166,7 @@ function validateOptionsForUrl(url: string, options: StoreOptions): void {
  *
  * @throws {TypeError} For malformed inline projections or schemas.
  */
-function settingsFor(options: StoreOptions, executor: Executor, schema: string): StoreSettings {
+function settingsFor(options: StoreOptions, executor: Executor, schema: string): EventSettings {
   const upcasters = options.upcasters;
   const inline = new Map<string, Projection>();
   for (const [name, projection] of Object.entries(options.projections?.inline ?? {})) {
@@ -192,10 +192,10 @@ function settingsFor(options: StoreOptions, executor: Executor, schema: string):
 
 /** A store's settings for a view on another schema: the upcast hook reads there. */
 function settingsOnSchema(
-  settings: StoreSettings,
+  settings: EventSettings,
   executor: Executor,
   schema: string,
-): StoreSettings {
+): EventSettings {
   return settings.upcasters
     ? { ...settings, upcast: upcastHook(settings.upcasters, executor, schema) }
     : settings;
@@ -318,7 +318,7 @@ export class Store implements StoreRef {
     let view = this.#tenantViews.get(tenant);
     if (!view) {
       const executor = tenantExecutor(this.#context.executor, tenant, schema);
-      const settings = settingsOnSchema(this.#context.settings, executor, schema);
+      const settings = settingsOnSchema(eventSettings(this.#context), executor, schema);
       const context = new StoreContext(executor, schema, settings, tenant);
       view = new Store(context, false, this.#tenancy, this.tenants, this.#openMembers);
       this.#tenantViews.set(tenant, view);
@@ -461,10 +461,11 @@ async function refuseChangedMigrations(schema: SchemaManager): Promise<void> {
 export function storeOnSchema(store: Store, schema: string, options?: StoreOptions): Store {
   validateIdentifier(schema, "schema");
   if (options) validateOptions(options);
-  const { executor, settings } = contextOf(store);
+  const context = contextOf(store);
+  const { executor } = context;
   const viewSettings = options
     ? settingsFor(options, executor, schema)
-    : settingsOnSchema(settings, executor, schema);
+    : settingsOnSchema(eventSettings(context), executor, schema);
   return new (Store as unknown as new (
     context: StoreContext,
     owner: boolean,

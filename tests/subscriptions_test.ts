@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { testBoth } from "./_backends.ts";
 import { healthHandler, RillflowError, type Store, type Subscription } from "../mod.ts";
-import { contextOf, type StoreSettings } from "../src/_context.ts";
+import { contextOf } from "../src/_context.ts";
+import { type EventSettings, eventSettings } from "../src/events/settings.ts";
 import { appendOne, setCategory, take } from "./_subscriptions.ts";
 import { waitFor } from "./_wait.ts";
 
@@ -161,7 +162,7 @@ testBoth("pause holds delivery; resume and reset take effect on running members"
 });
 
 testBoth("every delivered envelope passes through the store's upcaster", async (store) => {
-  const settings = contextOf(store).settings as { upcast: StoreSettings["upcast"] };
+  const settings = eventSettings(contextOf(store)) as { upcast: EventSettings["upcast"] };
   const original = settings.upcast;
   settings.upcast = (envelopes) =>
     Promise.resolve(envelopes.map((e) => ({ ...e, data: { upcast: true, was: e.data } })));

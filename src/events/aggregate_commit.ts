@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { eventSettings } from "./settings.ts";
 import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import type { Aggregate } from "./aggregate.ts";
@@ -34,7 +35,7 @@ export function pendingEnvelopes(
   events: readonly NewEvent[],
   options: AppendOptions,
 ): Promise<EventEnvelope[]> {
-  const { settings } = context;
+  const settings = eventSettings(context);
   const headers = { ...settings.sessionHeaders, ...options.headers };
   const createdAt = new Date();
   return settings.upcast(events.map((e, i) => ({

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { eventSettings } from "./settings.ts";
 import type { StoreContext } from "../_context.ts";
 import { assertUuid } from "../ids.ts";
 import { type Aggregate, foldEnvelopes, type LoadedAggregate } from "./aggregate.ts";
@@ -43,7 +44,7 @@ export async function foldStream<S>(
       FOLD_PAGE_SIZE + 1,
     ]);
     const page = rows.length > FOLD_PAGE_SIZE ? rows.slice(0, FOLD_PAGE_SIZE) : rows;
-    const envelopes = await context.settings.upcast(page.map(toEnvelope));
+    const envelopes = await eventSettings(context).upcast(page.map(toEnvelope));
     current = foldEnvelopes(aggregate, current, envelopes);
     if (rows.length <= FOLD_PAGE_SIZE) return current;
   }

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { eventSettings } from "./settings.ts";
 import type { Queryable, Tx } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
@@ -28,6 +29,7 @@ import {
   type AppendShape,
   type AppendValues,
   type OneRow,
+  statementsOf,
   STREAM_SEQ_CONSTRAINT,
   type StreamCheck,
 } from "./append_sql.ts";
@@ -41,6 +43,14 @@ import {
   versionConflict,
 } from "./append_recovery.ts";
 import { lockNamespace } from "./watermark.ts";
+import { AppendQueues } from "./append_combiner.ts";
+
+const QUEUES = {};
+
+/** The stream queues of a store context (the `queued` route), kept with it. */
+function queuesOf(context: StoreContext): AppendQueues {
+  return context.stateOf(QUEUES, () => new AppendQueues((p) => appendAlone(context, p)));
+}
 
 /** The way an append goes to the database. */
 export type AppendRoute = "transaction" | "queued" | "statement";
@@ -93,7 +103,7 @@ export function appendPlanned(
           { searchPath: context.schema },
         ));
     case "queued":
-      return context.appends.queued(prepared);
+      return queuesOf(context).queued(prepared);
     case "statement":
       return appendAlone(context, prepared);
   }
@@ -193,7 +203,7 @@ async function execute<R>(
 ): Promise<{ rows: R[]; shape: AppendShape; hash: string | null }> {
   const shape = shapeOf(prepared, envelopes);
   const hash = shape.keyed ? await requestHash(prepared) : null;
-  const statement = context.appends.statements.of(shape);
+  const statement = statementsOf(context).of(shape);
   const values = valuesOf(prepared, shape, hash);
   try {
     const rows = await db.query<R>(statement.text, statement.names.map((name) => values[name]));
@@ -303,7 +313,7 @@ export function inlineProjectionsFor(
   context: StoreContext,
   types: readonly string[],
 ): ReadonlyArray<[string, Projection]> {
-  const inline = context.settings.inlineProjections;
+  const inline = eventSettings(context).inlineProjections;
   if (inline.size === 0) return NONE;
   const matching: Array<[string, Projection]> = [];
   for (const entry of inline) {
@@ -338,7 +348,7 @@ export async function appendInTransaction(
   // (whichever unit of work opened it: an append, a session, an aggregate commit).
   await tx.query("select set_config('search_path', $1, true)", [quoteIdent(context.schema)]);
   const rows = await writeEnvelopes(tx, context, prepared);
-  const envelopes = await context.settings.upcast(rows.map(toEnvelope));
+  const envelopes = await eventSettings(context).upcast(rows.map(toEnvelope));
   const handle: Tx = { query: tx.query, sql: tx.sql };
   for (const [, projection] of projections) {
     for (const envelope of envelopes) {

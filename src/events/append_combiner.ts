@@ -1,6 +1,5 @@
 /**
- * The `queued` route of the append pipeline (docs/internals/append.md), and
- * the per-store object that holds the pipeline's state.
+ * The `queued` route of the append pipeline (docs/internals/append.md).
  *
  * Appends to one stream serialise on the unique index entry of its next
  * version, which each writer holds until its commit is durable: concurrent
@@ -16,11 +15,8 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import type { AppendResult, PreparedAppend } from "./append_input.ts";
-import { appendAlone } from "./append.ts";
-import { AppendStatements } from "./append_sql.ts";
 
 /** The most events one combined statement carries. */
 const MAX_COMBINED_EVENTS = 1000;
@@ -65,20 +61,19 @@ function combined(appends: readonly PreparedAppend[]): PreparedAppend {
 }
 
 /**
- * The append pipeline's state for one store (one context): its statements,
- * built once each, and the queues of streams with an append in flight.
+ * The stream queues of one store (one context): the streams with an append in
+ * flight, and the appends waiting behind it. The store context keeps it
+ * (`StoreContext.stateOf`).
  */
-export class AppendEngine {
-  readonly #context: StoreContext;
-  /** The append statements of this store. */
-  readonly statements: AppendStatements;
+export class AppendQueues {
+  /** Runs one (possibly combined) append on its own. */
+  readonly #run: (prepared: PreparedAppend) => Promise<AppendResult>;
   /** Streams with an append in flight, and the appends waiting behind it. */
   readonly #queues = new Map<string, Waiting[]>();
 
-  /** @param context The store context. */
-  constructor(context: StoreContext) {
-    this.#context = context;
-    this.statements = new AppendStatements(context);
+  /** @param run Runs one append on its own (the `statement` route). */
+  constructor(run: (prepared: PreparedAppend) => Promise<AppendResult>) {
+    this.#run = run;
   }
 
   /**
@@ -156,9 +151,5 @@ export class AppendEngine {
     } catch (error) {
       waiting.reject(error);
     }
-  }
-
-  #run(prepared: PreparedAppend): Promise<AppendResult> {
-    return appendAlone(this.#context, prepared);
   }
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { eventSettings } from "./settings.ts";
 import type { StoreContext } from "../_context.ts";
 import { assertUuid } from "../ids.ts";
 import { assertExpected, type ExpectedVersion } from "./expected.ts";
@@ -119,7 +120,7 @@ export function prepareAppend(
   const types = new Array<string>(count);
   const datas = new Array<string>(count);
   const versions = new Array<number>(count);
-  const upcasters = context.settings.upcasters;
+  const upcasters = eventSettings(context).upcasters;
   for (let i = 0; i < count; i++) {
     const e = events[i];
     const type = e?.type;
@@ -133,7 +134,7 @@ export function prepareAppend(
     versions[i] = version;
     if (e!.metadata !== undefined) serializeMetadata(`Event "${type}" metadata`, e!.metadata);
   }
-  validateEventData(context, types, versions, datas);
+  validateEventData(eventSettings(context).eventSchemas, types, versions, datas);
   const causationId = optionalString(options.causationId, "causationId") ??
     context.settings.causationId ?? null;
   const correlationId = optionalString(options.correlationId, "correlationId") ??

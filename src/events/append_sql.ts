@@ -288,6 +288,18 @@ export function buildAppendSql(context: StoreContext, shape: AppendShape): Appen
   return numbered(`with ${ctes.join(",\n")}\n${result}`);
 }
 
+const STATEMENTS = {};
+
+/**
+ * The append statements of a store context, kept with it.
+ *
+ * @param context The store context.
+ * @returns Its statements.
+ */
+export function statementsOf(context: StoreContext): AppendStatements {
+  return context.stateOf(STATEMENTS, () => new AppendStatements(context));
+}
+
 /**
  * The statements of one store: each variant built once, on first use.
  */

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import type { StoreContext } from "../_context.ts";
 import { RillflowError } from "../errors.ts";
 import { type CompiledSchema, compileJsonSchema, type JsonSchema } from "./json_schema.ts";
 import { assertEventVersion } from "./new_event.ts";
@@ -116,19 +115,18 @@ export class EventSchemas {
 /**
  * Validates an append's events against the store's registered schemas.
  *
- * @param context The store context.
+ * @param schemas The store's schemas (`eventSchemas`), if any.
  * @param types The events' types.
  * @param versions Their versions.
  * @param datas Their data as JSON text.
  * @throws {RillflowError} `INVALID_INPUT` listing every violation in `details.violations`.
  */
 export function validateEventData(
-  context: StoreContext,
+  schemas: EventSchemas | undefined,
   types: readonly string[],
   versions: readonly number[],
   datas: readonly string[],
 ): void {
-  const schemas = context.settings.eventSchemas;
   if (!schemas) return;
   const violations: EventSchemaViolation[] = [];
   types.forEach((type, index) => {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { eventSettings } from "./settings.ts";
 import type { Queryable } from "../db/executor.ts";
 import type { StoreContext } from "../_context.ts";
 import { assertUuid } from "../ids.ts";
@@ -138,7 +139,7 @@ export async function readStreamEvents(
       order by stream_seq ${direction === "forward" ? "asc" : "desc"} limit $4`,
     [streamId, from, to, limit],
   );
-  return context.settings.upcast(envelopes);
+  return eventSettings(context).upcast(envelopes);
 }
 
 /**
@@ -178,7 +179,7 @@ async function readAllPage(
   if (position <= after || limit === 0) return { envelopes: [], last: after };
   const rows = await readGlobalRange(context, after, position, limit, types);
   return {
-    envelopes: await context.settings.upcast(rows),
+    envelopes: await eventSettings(context).upcast(rows),
     last: rows.length > 0 ? rows[rows.length - 1]!.globalSeq : after,
   };
 }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { eventSettings } from "./settings.ts";
 import type { StoreContext } from "../_context.ts";
 
 /**
@@ -44,6 +45,6 @@ export function seenTypeSql(alias: string): string {
 export function renameParams(
   context: StoreContext,
 ): [readonly string[], readonly number[], readonly string[]] {
-  const renames = context.settings.upcasters?.renames();
+  const renames = eventSettings(context).upcasters?.renames();
   return renames ? [renames.types, renames.versions, renames.finals] : [[], [], []];
 }

@@ -17,7 +17,14 @@ import {
 } from "./daemon_options.ts";
 import { releaseLease } from "../processing/lease.ts";
 import { assertProjection, type Projection } from "../events/projection.ts";
-import { type LoopState, type NotifyState, runLoop, runUntilIdle } from "./run_loop.ts";
+import {
+  type LoopState,
+  type NotifyState,
+  runLoop,
+  runUntilIdle,
+  type RunUntilIdleOptions,
+  type RunUntilIdleResult,
+} from "./run_loop.ts";
 import {
   prepareProjection,
   projectionLeaseTarget,
@@ -32,30 +39,6 @@ export interface RunOptions {
   signal: AbortSignal;
   /** LISTEN for appends to wake at once (default `true`); polling remains the fallback. */
   useNotify?: boolean;
-}
-
-/** Progress of {@linkcode ProjectionDaemon.runUntilIdle} and {@linkcode ProjectionDaemon.rebuild}. */
-export interface ProgressUpdate extends TickResult {
-  /** The projection ticked. */
-  readonly name: string;
-}
-
-/** Options of {@linkcode ProjectionDaemon.runUntilIdle}. */
-export interface RunUntilIdleOptions {
-  /** Only these projections (default: every registered one). */
-  names?: string[];
-  /** Stops early. */
-  signal?: AbortSignal;
-  /** Called after every tick. */
-  onProgress?: (update: ProgressUpdate) => void;
-}
-
-/** What {@linkcode ProjectionDaemon.runUntilIdle} did. */
-export interface RunUntilIdleResult {
-  /** Events applied, all projections together. */
-  readonly applied: number;
-  /** Events dead-lettered. */
-  readonly deadLettered: number;
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { eventSettings } from "../events/settings.ts";
 import type { StoreContext } from "../_context.ts";
 import type { EventEnvelope } from "../events/envelope.ts";
 import { readGlobalRange } from "../events/reads.ts";
@@ -71,12 +72,12 @@ export async function upcastIsolating(
 ): Promise<BatchItem[]> {
   if (stored.length === 0) return [];
   try {
-    return (await context.settings.upcast(stored)).map((envelope) => ({ envelope }));
+    return (await eventSettings(context).upcast(stored)).map((envelope) => ({ envelope }));
   } catch {
     const items: BatchItem[] = [];
     for (const envelope of stored) {
       try {
-        const [upcast] = await context.settings.upcast([envelope]);
+        const [upcast] = await eventSettings(context).upcast([envelope]);
         items.push({ envelope: upcast ?? envelope });
       } catch (upcastError) {
         items.push({ envelope, upcastError });

@@ -10,7 +10,30 @@ import { isRillflowError } from "../errors.ts";
 import { NotifyListener, Wakeup } from "../db/notify_listener.ts";
 import type { ResolvedDaemonOptions } from "./daemon_options.ts";
 import type { TickResult } from "./tick.ts";
-import type { RunUntilIdleOptions, RunUntilIdleResult } from "./daemon.ts";
+
+/** Progress of `ProjectionDaemon.runUntilIdle` and {@linkcode ProjectionDaemon.rebuild}. */
+export interface ProgressUpdate extends TickResult {
+  /** The projection ticked. */
+  readonly name: string;
+}
+
+/** Options of `ProjectionDaemon.runUntilIdle`. */
+export interface RunUntilIdleOptions {
+  /** Only these projections (default: every registered one). */
+  names?: string[];
+  /** Stops early. */
+  signal?: AbortSignal;
+  /** Called after every tick. */
+  onProgress?: (update: ProgressUpdate) => void;
+}
+
+/** What `ProjectionDaemon.runUntilIdle` did. */
+export interface RunUntilIdleResult {
+  /** Events applied, all projections together. */
+  readonly applied: number;
+  /** Events dead-lettered. */
+  readonly deadLettered: number;
+}
 
 /** What the loop needs from its daemon. */
 export interface LoopHost {

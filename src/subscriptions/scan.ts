@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { eventSettings } from "../events/settings.ts";
 import type { StoreContext } from "../_context.ts";
 import { ENVELOPE_COLUMNS, type EventRow, toEnvelope } from "../events/envelope.ts";
 import { readWatermark } from "../events/watermark.ts";
@@ -160,7 +161,7 @@ export async function scanPartitions(
   ]);
   const nowMs = Date.now();
   const fetched = rows.map((row) => toFetched(row, nowMs));
-  const upcast = await context.settings.upcast(fetched.map((f) => f.envelope));
+  const upcast = await eventSettings(context).upcast(fetched.map((f) => f.envelope));
   const events = fetched.map((f, i) => ({ ...f, envelope: upcast[i]! }));
   const scannedTo = rows.length === limit ? rows[rows.length - 1]!.global_seq : upTo;
   return { events, scannedTo, head };
@@ -194,6 +195,6 @@ export async function scanRequeued(
     [member.subscription, member.group, partitions, limit],
   );
   const fetched = rows.map((row) => toFetched(row, Date.now()));
-  const upcast = await context.settings.upcast(fetched.map((f) => f.envelope));
+  const upcast = await eventSettings(context).upcast(fetched.map((f) => f.envelope));
   return fetched.map((f, i) => ({ ...f, envelope: upcast[i]! }));
 }
