@@ -1,6 +1,6 @@
 /**
- * A projection daemon and a two-member shared subscription group while events
- * are appended, through a server restart and through every connection cut for
+ * A projection daemon and a two-member shared subscription group while 8
+ * writers append, through a server restart and through every connection cut for
  * a second (issue #17): the projection applies each event exactly once, the
  * group delivers each at least once, nothing is restarted by hand.
  *
@@ -75,8 +75,10 @@ async function daemonAndGroupThrough(url: string, fault: () => Promise<void>): P
     running.catch(() => {}); // awaited below
     const members = Promise.all(["m1", "m2"].map(consume));
     members.catch(() => {}); // awaited below; a failure fails the test there
-    const appending = (async () => {
-      for (let i = 0; i < total; i++) {
+    // 8 writers, each appending its share of the events to streams of its own.
+    const writers = 8;
+    const appending = Promise.all(Array.from({ length: writers }, async (_, w) => {
+      for (let i = w; i < total; i += writers) {
         const stream = crypto.randomUUID();
         const result = await retrying(async () => {
           try {
@@ -91,9 +93,9 @@ async function daemonAndGroupThrough(url: string, fault: () => Promise<void>): P
           }
         });
         appended.push(result.globalSeqs[0]!);
-        if (i % 20 === 0) await pause(10);
+        if (i % 20 === w) await pause(10);
       }
-    })();
+    }));
     await waitFor("a third appended and applied", () => appended.length > total / 3);
     const [retriedBefore, errorsBefore] = [retries(), errors.length];
     await fault();
