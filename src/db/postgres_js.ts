@@ -328,6 +328,11 @@ async function checkConnected(
       );
     });
     await Promise.race([sql`select 1`, timeout]);
+    // The first connection has read the server's array types into the pool's shared parsers.
+    // postgres.js 3.4 would read them again on every new connection, in a promise nobody
+    // handles: when that connection is lost and its reconnect refused, the rejection ends the
+    // process (tests/faults/cut_fault.ts after daemon_fault.ts). Once is enough.
+    sql.options.fetch_types = false;
   } catch (error) {
     sql.end({ timeout: 0 }).catch(() => {});
     const reason = (error as { timedOut?: boolean }).timedOut

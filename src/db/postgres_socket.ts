@@ -55,10 +55,6 @@ function connectOne(
       timeoutMs,
     );
     socket.on("error", failed);
-    // Never removed: postgres.js adds its own listener a microtask after we resolve, and Deno's
-    // socket may still report a failed connect later; an `error` nobody listens to would end the
-    // process from inside Deno's socket code (seen under load in tests/faults/cut_fault.ts).
-    socket.on("error", () => {});
     socket.once("connect", () => {
       if (settled) return;
       settled = true;
@@ -89,14 +85,13 @@ export function failedSocket(error: Error): Duplex {
     clearTimeout(unused);
     socket.destroy(error);
   };
-  const socket: Duplex = new Duplex({
+  const socket = new Duplex({
     read() {},
     write(_chunk, _encoding, callback) {
       callback();
       queueMicrotask(fail);
     },
   });
-  socket.on("error", () => {}); // postgres.js listens too; this one only keeps the process up
   // Should postgres.js never write (it always does), fail anyway.
   const unused = setTimeout(fail, 1_000);
   return socket;
