@@ -15,7 +15,8 @@
  *
  * @module
  */
-export { Store, type StoreOptions } from "./src/store.ts";
+export { Store } from "./src/store.ts";
+export type { StoreOptions } from "./src/store_options.ts";
 export { ERROR_CODES, type ErrorCode, isRillflowError, RillflowError } from "./src/errors.ts";
 export type { RillflowErrorOptions } from "./src/errors.ts";
 export type { StoreRef } from "./src/_context.ts";

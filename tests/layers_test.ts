@@ -33,7 +33,13 @@ export const LAYERS: ReadonlyArray<
   { layer: "observability", parts: ["src/observability/"] },
   {
     layer: "composition",
-    parts: ["src/store.ts", "src/config.ts", "src/tenant_runner.ts", "mod.ts"],
+    parts: [
+      "src/store.ts",
+      "src/store_options.ts",
+      "src/config.ts",
+      "src/tenant_runner.ts",
+      "mod.ts",
+    ],
   },
   { layer: "cli", parts: ["src/cli/", "cli.ts"] },
 ];

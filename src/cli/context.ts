@@ -5,7 +5,8 @@
  * @module
  */
 import type { Command } from "commander";
-import { Store, type StoreOptions } from "../store.ts";
+import { Store } from "../store.ts";
+import type { StoreOptions } from "../store_options.ts";
 import { RillflowError } from "../errors.ts";
 import { loadConfig, type RillflowConfig } from "../config.ts";
 import type { CliIo } from "./io.ts";
